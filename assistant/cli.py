@@ -1,0 +1,155 @@
+"""`brief` command line: index, ask, eval, serve. Each subcommand is a thin shell over index/ and Assistant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+DEFAULT_SEEDS = Path("seeds")
+DEFAULT_QUESTIONS = Path("questions/brief.jsonl")
+
+
+def fail(message: str, code: int = 1) -> int:
+    print(f"brief: error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_index(args, settings) -> int:
+    from index.pipeline import index_paths
+
+    paths = args.paths or [DEFAULT_SEEDS]
+    report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet)
+    for warning in report.warnings:
+        print(f"brief: warning: {warning}", file=sys.stderr)
+    for error in report.errors:
+        print(f"brief: error: {error}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+def _read_history(path: str | None) -> list[dict]:
+    if not path:
+        return []
+    from pydantic import TypeAdapter, ValidationError
+
+    from assistant.models import Turn
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [t.model_dump() for t in TypeAdapter(list[Turn]).validate_python(data)]
+    except OSError as exc:
+        raise ValueError(f"cannot read history file {path}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise ValueError(
+            f'history file {path} must be a JSON list of {{"role": "user"|"assistant", "content": str}}: '
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def cmd_ask(args, settings) -> int:
+    from assistant.core import Assistant, QuestionError, validate_question
+
+    try:
+        question = validate_question(args.question, settings)
+        history = _read_history(args.history)
+    except QuestionError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    assistant = Assistant(settings)
+    if assistant.store.count() == 0:
+        return fail("nothing is indexed yet; run `brief index` first")
+    answer = assistant.ask(question, history=history)
+    if args.json:
+        print(json.dumps(answer.to_public(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.answer)
+    for c in answer.citations:
+        print(
+            f'  [{c.marker}] {c.source}:{c.start}-{c.end} ({c.section or "no section"}) "{" ".join(c.quote.split())}"'
+        )
+    return 0
+
+
+def cmd_eval(args, settings) -> int:
+    from assistant.core import Assistant
+    from assistant.evaluation import QuestionSetError, format_summary, load_questions, run_eval
+
+    try:
+        items = load_questions(args.questions)
+    except QuestionSetError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    assistant = Assistant(settings)
+    if assistant.store.count() == 0:
+        return fail("nothing is indexed yet; run `brief index` first")
+    assistant.warm_up()
+    run = run_eval(assistant, items, progress=not args.quiet)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = args.out / "report.json"
+    report.write_text(json.dumps(run.model_dump(), indent=2, ensure_ascii=False), encoding="utf-8")
+    print(format_summary(run.summary))
+    print(f"report: {report}")
+    return 0 if run.summary.get("complete") else 130
+
+
+def cmd_serve(args, settings) -> int:
+    from ui.app import serve
+
+    return serve(settings, host=args.host, port=args.port, password=args.password)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brief", description="Cited answers over a policy brief.")
+    parser.add_argument("--config", help="TOML configuration file (default: ./brief.toml if present)")
+    parser.add_argument("--data-dir", help="where the index lives (default .brief)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index documents (.txt .md .pdf .html); incremental")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--history", help="JSON file with earlier turns [{role, content}, ...]")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score a question set and write report.json")
+    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    p.add_argument("--out", type=Path, default=Path("eval-out"))
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--password", help="require this password (user 'brief'); needed with a non-loopback host")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from assistant.config import ConfigError, load_settings
+    from assistant.llm import ModelError
+    from index.store import StoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config, data_dir=args.data_dir)
+        return args.func(args, settings)
+    except ConfigError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except (ModelError, StoreError) as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

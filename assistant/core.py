@@ -1,0 +1,284 @@
+"""The assistant: question → retrieve → check the evidence covers it → prompt → generate → verify citations →
+Answer. The CLI, the web chat and the HTTP API are thin shells over `Assistant`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from assistant.config import Settings, load_settings
+from assistant.grounding import (
+    adds_information,
+    allowed_uncovered,
+    best_extract,
+    completeness,
+    is_non_answer,
+    sentence_coverage,
+    verify_answer,
+)
+from assistant.models import Answer, Citation, Evidence, Timings, Turn
+from assistant.prompts import render, template
+from assistant.text import content_terms, content_words, words
+
+FOLLOW_UP_WORDS = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "there",
+        "such",
+        "former",
+        "latter",
+    ]
+)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, too long); the message is for the user."""
+
+
+def validate_question(question: str, settings: Settings) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty")
+    question = " ".join(question.split())
+    if len(question) > settings.max_question_chars:
+        raise QuestionError(
+            f"the question is {len(question)} characters long; the limit is {settings.max_question_chars}"
+        )
+    return question
+
+
+def normalise_history(history: Sequence[Turn | dict] | None) -> list[Turn]:
+    turns = []
+    for item in history or []:
+        turns.append(item if isinstance(item, Turn) else Turn(**item))
+    return turns
+
+
+def retrieval_queries(question: str, history: list[Turn]) -> list[str]:
+    """A follow-up ('why does the U.S. care about them?') is searched both alone and together with the
+    previous question, so that what 'them' refers to can be found."""
+    earlier = [t.content for t in history if t.role == "user"]
+    if not earlier:
+        return [question]
+    tokens = set(words(question))
+    if tokens & FOLLOW_UP_WORDS or len(content_terms(question)) <= 2:
+        return [question, f"{earlier[-1]} {question}"]
+    return [question]
+
+
+class Assistant:
+    """Answers questions over the indexed documents with verified sentence citations."""
+
+    def __init__(self, settings: Settings | None = None, *, store=None, chat_model=None):
+        self.settings = settings or load_settings()
+        self._store = store
+        self._chat_model = chat_model
+        self._embeddings = None
+        self._retriever = None
+        self._word_vectors: dict[str, np.ndarray] = {}
+        self._init_lock = threading.Lock()
+
+    # Components, loaded on first use -----------------------------------------------------------------
+    @property
+    def embeddings(self):
+        if self._embeddings is None:
+            from index.embedder import load_embeddings
+
+            self._embeddings = load_embeddings(self.settings.embedding_model)
+        return self._embeddings
+
+    @property
+    def store(self):
+        if self._store is None:
+            from index.pipeline import open_store
+
+            self._store = open_store(self.settings)
+        return self._store
+
+    @property
+    def chat_model(self):
+        if self._chat_model is None:
+            from assistant.llm import make_chat_model
+
+            self._chat_model = make_chat_model(self.settings)
+        return self._chat_model
+
+    @property
+    def retriever(self):
+        with self._init_lock:
+            if self._retriever is None:
+                from assistant.retrieval import HybridRetriever
+
+                self._retriever = HybridRetriever(self.settings, self.store, self.embeddings)
+        return self._retriever
+
+    def warm_up(self) -> None:
+        """Load every model now rather than on the first question."""
+        self.retriever.view()
+        self.chat_model.invoke("Hi", max_tokens=1)
+
+    # Answering -----------------------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
+        answer = None
+        for event, value in self.ask_stream(question, history):
+            if event == "answer":
+                answer = value
+        return answer
+
+    def ask_stream(
+        self, question: str, history: Sequence[Turn | dict] | None = None
+    ) -> Iterator[tuple[str, object]]:
+        """Yield ("token", str) while the model writes, then ("answer", Answer), which is authoritative: if
+        the streamed text fails the support check, the answer quotes the evidence instead."""
+        started = time.perf_counter()
+        question = validate_question(question, self.settings)
+        turns = normalise_history(history)
+        candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.coverage_k)
+        ranked, reason = self._rank_by_coverage(question, turns, candidates)
+        evidence = ranked[: self.settings.evidence_k]
+        retrieved_at = time.perf_counter()
+        timings = Timings(retrieve_s=round(retrieved_at - started, 4))
+        if reason is not None:
+            timings.total_s = round(time.perf_counter() - started, 4)
+            yield "answer", self._refusal(reason, candidates, timings)
+            return
+
+        messages = self._messages(question, turns, evidence)
+        pieces: list[str] = []
+        for chunk in self.chat_model.stream(messages):
+            text = chunk.content if isinstance(chunk.content, str) else ""
+            if text:
+                pieces.append(text)
+                yield "token", text
+        generated = "".join(pieces).strip()
+        timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
+        answer = self._compose(question, turns, generated, evidence)
+        answer.tokens_generated = len(pieces)
+        timings.total_s = round(time.perf_counter() - started, 4)
+        answer.timings = timings
+        yield "answer", answer
+
+    def _rank_by_coverage(
+        self, question: str, turns: list[Turn], candidates: list[Evidence]
+    ) -> tuple[list[Evidence], str | None]:
+        """Order the candidates so that sentences containing all of the question's words come first, and
+        decide whether to refuse: when no sentence is relevant enough, or none contains the question's
+        words (a question about a population the brief never mentions shares 'Mali' with every sentence, but
+        no sentence has 'population')."""
+        from index.pipeline import embedding_text
+
+        if not candidates:
+            return [], ": nothing has been indexed that relates to it"
+        if max(e.score for e in candidates) < self.settings.min_relevance:
+            return candidates, ""
+        asked = content_words(question, split_hyphens=False)
+        earlier = [t.content for t in turns if t.role == "user"]
+        context = content_words(earlier[-1]) if earlier else {}
+        similar = self._similarity(list(asked.values()), candidates)
+        missing_by_rank = []
+        for e in candidates:
+            previous = self.retriever.previous(e.chunk)
+            vocabulary = content_words(embedding_text(e.chunk)) | context
+            if previous is not None:  # "This move ...", "The country ..." continue the sentence before
+                vocabulary |= content_words(previous.text)
+            missing_by_rank.append(sentence_coverage(asked, vocabulary, similar))
+        order = sorted(range(len(candidates)), key=lambda i: (len(missing_by_rank[i]), i))
+        best = missing_by_rank[order[0]]
+        if len(best) > allowed_uncovered(len(asked)):
+            return [candidates[i] for i in order], f" (nothing on: {', '.join(best)})"
+        return [candidates[i] for i in order], None
+
+    def _similarity(self, question_words: list[str], candidates: list[Evidence]):
+        """A predicate: is this question word close in meaning to that evidence word (word-embedding cosine)?"""
+        from index.pipeline import embedding_text
+
+        vocabulary = {w for e in candidates for w in content_words(embedding_text(e.chunk)).values()}
+        new = [w for w in {*question_words, *vocabulary} if w not in self._word_vectors]
+        if new:
+            for w, v in zip(new, self.embeddings.embed_documents(new), strict=True):
+                self._word_vectors[w] = np.asarray(v)
+        threshold = self.settings.term_match
+
+        def similar(a: str, b: str) -> bool:
+            va, vb = self._word_vectors.get(a), self._word_vectors.get(b)
+            return va is not None and vb is not None and float(va @ vb) >= threshold
+
+        return similar
+
+    def _messages(self, question: str, turns: list[Turn], evidence: list[Evidence]):
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        sources = "\n".join(f"[{i}] {e.chunk.text}" for i, e in enumerate(evidence, start=1))
+        earlier = [t.content for t in turns if t.role == "user"]
+        history = f"Earlier question: {earlier[-1]}\n" if earlier else ""
+        user = render("answer", sources=sources, history=history, question=question)
+        return [SystemMessage(template("system")), HumanMessage(user)]
+
+    def _compose(self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence]) -> Answer:
+        texts = [e.chunk.text for e in evidence]
+        verdicts, supported = verify_answer(generated, texts, self.settings.support_threshold)
+        earlier = [t.content for t in turns if t.role == "user"]
+        usable = (
+            supported
+            and not is_non_answer(generated)
+            and adds_information(generated, question, earlier)
+            and any(1 in cited for _, cited, _ in verdicts)
+            and completeness(generated, texts[0], question) >= self.settings.completeness
+        )
+        if usable:
+            parts = [(sentence, cited) for sentence, cited, _ in verdicts]
+            mode = "generated"
+        else:
+            chosen = best_extract(content_terms(question), texts)
+            parts = [(texts[i], [i + 1]) for i in chosen]
+            mode = "extractive"
+        numbering: dict[int, int] = {}
+        rendered = []
+        for sentence, cited in parts:
+            marks = "".join(f"[{numbering.setdefault(n, len(numbering) + 1)}]" for n in cited)
+            rendered.append(f"{sentence.rstrip()} {marks}".strip())
+        body = " ".join(rendered)
+        if mode == "extractive":
+            body = render("extractive", quotes=body)
+        citations = [self._citation(marker, evidence[n - 1]) for n, marker in numbering.items()]
+        return Answer(answer=body, refused=False, citations=citations, mode=mode, retrieved=evidence)
+
+    @staticmethod
+    def _citation(marker: int, ev: Evidence) -> Citation:
+        c = ev.chunk
+        return Citation(
+            marker=marker,
+            source=c.source,
+            section=c.section,
+            quote=ev.quote,
+            start=c.start,
+            end=c.end,
+            score=ev.score,
+        )
+
+    @staticmethod
+    def _refusal(reason: str, evidence: list[Evidence], timings: Timings) -> Answer:
+        return Answer(
+            answer=render("refusal", reason=reason),
+            refused=True,
+            citations=[],
+            timings=timings,
+            mode="refused",
+            retrieved=evidence,
+        )

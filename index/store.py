@@ -1,0 +1,192 @@
+"""The Chroma store: one collection of sentence chunks plus a manifest collection that records which version
+of each document is complete.
+
+The manifest is the commit record. A document's chunks are written first and its manifest entry last, and
+readers only see chunks whose (path, doc_hash) the manifest names; so a run killed half-way leaves the
+previous index intact, and the next run replaces the half-written chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from assistant.config import Settings
+from assistant.models import Chunk
+
+MANIFEST_SUFFIX = "__manifest"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as configured; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str  # absolute path, the document's key
+    source: str  # path as shown to users
+    doc_hash: str
+    n_chunks: int
+    kind: str
+    indexed_at: float
+    text: str  # the document's text: citations' offsets index into it
+
+
+def make_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise StoreError(f"chroma_url '{settings.chroma_url}' is not an http(s)://host:port URL")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises several types for an unreachable server
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class ChunkStore:
+    """Sentence chunks in a Chroma collection, and the manifest beside them."""
+
+    def __init__(self, settings: Settings, embedding_name: str, dimension: int):
+        self.settings = settings
+        self.client = make_client(settings)
+        identity = {"embedding_model": embedding_name, "embedding_dim": dimension, "hnsw:space": "cosine"}
+        self.chunks = self.client.get_or_create_collection(
+            settings.collection, embedding_function=None, metadata=identity
+        )
+        self._check_identity(identity)
+        self.manifest = self.client.get_or_create_collection(
+            settings.collection + MANIFEST_SUFFIX, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def _check_identity(self, expected: dict) -> None:
+        found = self.chunks.metadata or {}
+        for key in ("embedding_model", "embedding_dim"):
+            if key in found and found[key] != expected[key]:
+                raise StoreError(
+                    f"collection '{self.settings.collection}' was built with {key}={found[key]!r}, but the "
+                    f"configuration uses {expected[key]!r}; re-index with `brief index --rebuild`"
+                )
+
+    # Manifest -----------------------------------------------------------------------------------------
+    def documents(self) -> dict[str, ManifestEntry]:
+        got = self.manifest.get(include=["metadatas", "documents"])
+        entries = {}
+        for meta, text in zip(got["metadatas"] or [], got["documents"] or [], strict=False):
+            entry = ManifestEntry(text=text or "", **json.loads(meta["entry"]))
+            entries[entry.path] = entry
+        return entries
+
+    def commit_document(self, entry: ManifestEntry) -> None:
+        fields = {k: v for k, v in entry.__dict__.items() if k != "text"}
+        self.manifest.upsert(
+            ids=[entry.path],
+            embeddings=[[1.0]],
+            documents=[entry.text],
+            metadatas=[{"entry": json.dumps(fields)}],
+        )
+
+    # Chunks -------------------------------------------------------------------------------------------
+    def add_chunks(self, chunks: list[Chunk], path: str, vectors: list[list[float]]) -> None:
+        if not chunks:
+            return
+        metadatas = [
+            {
+                "source": c.source,
+                "path": path,
+                "section": c.section,
+                "start": c.start,
+                "end": c.end,
+                "position": c.position,
+                "doc_hash": c.doc_hash,
+            }
+            for c in chunks
+        ]
+        self.chunks.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=metadatas,
+        )
+
+    def delete_stale_chunks(self, path: str, keep_hash: str | None) -> None:
+        """Remove the chunks of `path` that do not belong to version `keep_hash` (all of them if None)."""
+        where: dict = {"path": path}
+        if keep_hash is not None:
+            where = {"$and": [{"path": path}, {"doc_hash": {"$ne": keep_hash}}]}
+        self.chunks.delete(where=where)
+
+    def remove_document(self, path: str) -> None:
+        self.manifest.delete(ids=[path])
+        self.delete_stale_chunks(path, None)
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every committed chunk (orphans of an interrupted run are left out)."""
+        committed = {p: e.doc_hash for p, e in self.documents().items()}
+        got = self.chunks.get(include=["documents", "metadatas"])
+        chunks = [
+            _to_chunk(cid, text, meta)
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if committed.get(meta.get("path")) == meta.get("doc_hash")
+        ]
+        chunks.sort(key=lambda c: (c.source, c.position))
+        return chunks
+
+    def query(self, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
+        """Top-k committed chunks by cosine similarity."""
+        committed = {p: e.doc_hash for p, e in self.documents().items()}
+        total = self.chunks.count()
+        if total == 0:
+            return []
+        got = self.chunks.query(
+            query_embeddings=[vector],
+            n_results=min(total, k * 2 + 8),
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for cid, text, meta, dist in zip(
+            got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+        ):
+            if committed.get(meta.get("path")) == meta.get("doc_hash"):
+                hits.append((_to_chunk(cid, text, meta), 1.0 - float(dist)))
+        return hits[:k]
+
+    def count(self) -> int:
+        return self.chunks.count()
+
+    def drop(self) -> None:
+        """Delete both collections (for --rebuild)."""
+        for name in (self.settings.collection, self.settings.collection + MANIFEST_SUFFIX):
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # absent already
+                pass
+
+    def version(self) -> str:
+        """Changes whenever a document is committed or removed; readers use it to refresh caches."""
+        entries = self.documents()
+        return json.dumps(sorted((p, e.doc_hash) for p, e in entries.items()))
+
+
+def _to_chunk(cid: str, text: str, meta: dict) -> Chunk:
+    return Chunk(
+        id=cid,
+        text=text,
+        source=meta["source"],
+        section=meta.get("section", ""),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        position=int(meta.get("position", 0)),
+        doc_hash=meta.get("doc_hash", ""),
+    )
