@@ -33,13 +33,9 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(Path(".brief"), description="Where the index, feedback and uploads live.")
     collection: str = Field("brief", description="Chroma collection name.")
-    chroma_url: str | None = Field(
-        None, description="http://host:port of a Chroma server; embedded if unset."
-    )
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset.")
 
-    embedding_model: str = Field(
-        "all-MiniLM-L6-v2", description="'all-MiniLM-L6-v2' (bundled) or a local path."
-    )
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="'all-MiniLM-L6-v2' (bundled) or a local path.")
     llm_backend: str = Field("local", description="'local' (GGUF in process), 'openai' or 'ollama'.")
     llm_model_path: str | None = Field(None, description="A GGUF file; the bundled SmolLM2-135M if unset.")
     llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible or Ollama endpoint.")
@@ -56,9 +52,7 @@ class Settings(BaseModel):
     rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
     min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
     term_match: float = Field(0.70, ge=0, le=1, description="Cosine at which a question word matches a word.")
-    support_threshold: float = Field(
-        0.75, ge=0, le=1, description="Share of an answer sentence's words cited."
-    )
+    support_threshold: float = Field(0.75, ge=0, le=1, description="Share of an answer sentence's words cited.")
     completeness: float = Field(
         0.5, ge=0, le=1, description="Share of the best sentence's new words the model's answer must keep."
     )

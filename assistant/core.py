@@ -141,9 +141,7 @@ class Assistant:
                 answer = value
         return answer
 
-    def ask_stream(
-        self, question: str, history: Sequence[Turn | dict] | None = None
-    ) -> Iterator[tuple[str, object]]:
+    def ask_stream(self, question: str, history: Sequence[Turn | dict] | None = None) -> Iterator[tuple[str, object]]:
         """Yield ("token", str) while the model writes, then ("answer", Answer), which is authoritative: if
         the streamed text fails the support check, the answer quotes the evidence instead."""
         started = time.perf_counter()

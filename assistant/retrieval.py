@@ -70,9 +70,7 @@ class HybridRetriever:
         if not view.chunks:
             return []
         vectors = (
-            self.embeddings.embed_documents(queries)
-            if len(queries) > 1
-            else [self.embeddings.embed_query(queries[0])]
+            self.embeddings.embed_documents(queries) if len(queries) > 1 else [self.embeddings.embed_query(queries[0])]
         )
         rankings: list[list[str]] = []
         dense_score: dict[str, float] = {}

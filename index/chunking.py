@@ -139,9 +139,7 @@ def _continues(text: str, position: int) -> bool:
     """After an initialism such as 'U.S.', a capitalised word usually continues the sentence (U.S. Bureau)."""
     rest = text[position:].lstrip()
     nxt = rest.split(" ", 1)[0] if rest else ""
-    return (
-        bool(nxt) and nxt[0].isupper() and nxt.lower() not in {"the", "this", "it", "he", "she", "they", "in"}
-    )
+    return bool(nxt) and nxt[0].isupper() and nxt.lower() not in {"the", "this", "it", "he", "she", "they", "in"}
 
 
 def chunk_document(text: str) -> list[Sentence]:

@@ -18,9 +18,7 @@ def resolve_model_path(name: str) -> Path:
         return Path(get_model_path())
     path = Path(name).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(
-            f"embedding model '{name}' is not a directory on disk (models are never downloaded)"
-        )
+        raise FileNotFoundError(f"embedding model '{name}' is not a directory on disk (models are never downloaded)")
     return path
 
 

@@ -8,6 +8,7 @@ previous index intact, and the next run replaces the half-written chunks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -168,10 +169,8 @@ class ChunkStore:
     def drop(self) -> None:
         """Delete both collections (for --rebuild)."""
         for name in (self.settings.collection, self.settings.collection + MANIFEST_SUFFIX):
-            try:
+            with contextlib.suppress(Exception):  # absent already
                 self.client.delete_collection(name)
-            except Exception:  # absent already
-                pass
 
     def version(self) -> str:
         """Changes whenever a document is committed or removed; readers use it to refresh caches."""

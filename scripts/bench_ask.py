@@ -1,0 +1,62 @@
+"""Latency of `ask` on the brief: cold start (process start to answer, as `brief ask` runs it) and warm
+(one loaded Assistant answering the question set). Prints medians and p95s.
+
+    .venv/bin/python scripts/bench_ask.py [--cold-runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--questions", type=Path, default=ROOT / "questions" / "brief.jsonl")
+    args = parser.parse_args()
+
+    from assistant import Assistant, load_settings
+    from assistant.evaluation import load_questions, percentile
+
+    cold = []
+    for _ in range(args.cold_runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ask", "Which critical minerals does Mali hold reserves of?"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        cold.append(time.perf_counter() - started)
+
+    assistant = Assistant(load_settings())
+    assistant.warm_up()
+    warm, answered, refused = [], [], []
+    for item in load_questions(args.questions):
+        history = [{"role": "user", "content": h} for h in item.history]
+        started = time.perf_counter()
+        answer = assistant.ask(item.question, history=history)
+        elapsed = time.perf_counter() - started
+        warm.append(elapsed)
+        (refused if answer.refused else answered).append(elapsed)
+
+    def line(name, values):
+        median, p95 = statistics.median(values), percentile(values, 0.95)
+        return f"{name:<22} n={len(values):<3} median {median:.3f} s   p95 {p95:.3f} s"
+
+    print(line("cold start (process)", cold))
+    print(line("warm ask, all", warm))
+    print(line("warm ask, answered", answered))
+    print(line("warm ask, refused", refused))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Answers from the real pipeline: real embedder, real Chroma, real local model."""
+
+import pytest
+
+from assistant import QuestionError
+
+MINERALS = "Which critical minerals does Mali hold reserves of?"
+
+
+def check_citations(answer, workspace):
+    for c in answer.citations:
+        text = (workspace / c.source).read_text(encoding="utf-8")
+        assert text[c.start : c.end] == c.quote
+        assert f"[{c.marker}]" in answer.answer
+
+
+def test_minerals_answer_is_cited_verbatim(assistant, brief_workspace):
+    answer = assistant.ask(MINERALS)
+    assert not answer.refused
+    assert "lithium" in answer.answer.lower() and "uranium" in answer.answer.lower()
+    assert answer.citations and answer.citations[0].section == "What's Happening?"
+    check_citations(answer, brief_workspace)
+    assert answer.timings.total_s >= answer.timings.retrieve_s > 0
+
+
+@pytest.mark.parametrize(
+    "question", ["What is Mali's population?", "Who is the president of Mali?", "In what year was Mali founded?"]
+)
+def test_questions_the_brief_does_not_answer_are_refused(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.refused and answer.citations == []
+    assert "does not cover" in answer.answer
+    assert answer.retrieved, "a refusal still shows what was closest"
+
+
+def test_follow_up_uses_the_conversation(assistant, brief_workspace):
+    history = [
+        {"role": "user", "content": "What might future engagements between the U.S. and Mali involve?"},
+        {"role": "assistant", "content": "Negotiations on security cooperation and economic partnerships."},
+    ]
+    answer = assistant.ask("In which sector in particular?", history=history)
+    assert not answer.refused and "mining" in answer.answer.lower()
+    check_citations(answer, brief_workspace)
+
+
+def test_streaming_ends_with_the_authoritative_answer(assistant):
+    events = list(assistant.ask_stream("What kind of government does Mali have?"))
+    assert events[-1][0] == "answer" and all(kind == "token" for kind, _ in events[:-1])
+    assert "military" in events[-1][1].answer.lower()
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
+def test_bad_questions_raise_a_clear_error(assistant, question):
+    with pytest.raises(QuestionError):
+        assistant.ask(question)

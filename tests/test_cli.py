@@ -1,0 +1,77 @@
+"""The `brief` command line, run as a user runs it (real models, real store)."""
+
+import json
+
+from tests.conftest import run_brief
+
+
+def test_ask_json_has_the_documented_shape(brief_workspace):
+    result = run_brief("ask", "Which critical minerals does Mali hold reserves of?", "--json", cwd=brief_workspace)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {"answer", "refused", "citations", "timings"}
+    assert data["refused"] is False and "uranium" in data["answer"]
+    assert set(data["timings"]) >= {"retrieve_s", "generate_s", "total_s"}
+    text = (brief_workspace / data["citations"][0]["source"]).read_text()
+    for c in data["citations"]:
+        assert set(c) >= {"marker", "source", "section", "quote", "start", "end", "score"}
+        assert text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_with_history_file(brief_workspace, tmp_path):
+    history = tmp_path / "history.json"
+    history.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "What might future engagements between the U.S. and Mali involve?"},
+                {"role": "assistant", "content": "Negotiations on security cooperation and economic partnerships."},
+            ]
+        )
+    )
+    result = run_brief(
+        "ask", "In which sector in particular?", "--json", "--history", str(history), cwd=brief_workspace
+    )
+    assert result.returncode == 0 and "mining" in json.loads(result.stdout)["answer"]
+
+
+def test_bad_questions_and_history_exit_2_without_traceback(brief_workspace, tmp_path):
+    for args in (["ask", ""], ["ask", "x" * 5000]):
+        result = run_brief(*args, cwd=brief_workspace)
+        assert result.returncode == 2 and "brief: error:" in result.stderr and "Traceback" not in result.stderr
+    bad = tmp_path / "h.json"
+    bad.write_text('{"role": "user"}')
+    result = run_brief("ask", "Why?", "--history", str(bad), cwd=brief_workspace)
+    assert result.returncode == 2 and "history file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ask_before_indexing_says_what_to_do(tmp_path):
+    result = run_brief("ask", "Anything?", cwd=tmp_path)
+    assert result.returncode == 1 and "brief index" in result.stderr
+
+
+def test_eval_writes_a_scored_report(brief_workspace, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        "\n".join(
+            json.dumps(item)
+            for item in [
+                {
+                    "id": "a",
+                    "question": "Which critical minerals does Mali hold reserves of?",
+                    "answerable": True,
+                    "facts": ["lithium", "uranium"],
+                    "gold_quotes": ["critical minerals like lithium and uranium"],
+                },
+                {"id": "u", "question": "What is Mali's population?", "answerable": False},
+            ]
+        )
+    )
+    result = run_brief(
+        "eval", "--questions", str(questions), "--out", str(tmp_path / "out"), "--quiet", cwd=brief_workspace
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["answerable_correct"] == 1.0 and report["summary"]["unanswerable_refused"] == 1.0
+    item = report["items"][0]
+    assert set(item) >= {"id", "question", "answer", "refused", "citations", "latency_s", "scores"}
+    assert "answerable correct" in result.stdout

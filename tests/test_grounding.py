@@ -1,0 +1,91 @@
+from assistant.grounding import (
+    allowed_uncovered,
+    answer_sentences,
+    best_extract,
+    completeness,
+    is_non_answer,
+    rrf_fuse,
+    sentence_coverage,
+    support_score,
+    verify_answer,
+)
+from assistant.lexical import BM25
+from assistant.text import content_words, stem, stems_match
+
+EVIDENCE = [
+    "The country is a major producer of gold and holds reserves of critical minerals like lithium and uranium.",
+    "The U.S. aims to respect Mali's sovereignty.",
+]
+
+
+def test_rrf_rewards_items_ranked_well_by_both():
+    fused = rrf_fuse([["a", "b", "c"], ["b", "c", "a"]], k=10)
+    assert fused[0][0] == "b"
+    assert {item for item, _ in fused} == {"a", "b", "c"}
+
+
+def test_sentence_coverage_finds_missing_question_words():
+    asked = content_words("What is Mali's population?")
+    sentence = content_words("Mali holds reserves of uranium.")
+    assert sentence_coverage(asked, sentence) == ["population"]
+    assert (
+        sentence_coverage(content_words("Which minerals does Mali hold?"), content_words(EVIDENCE[0] + " Mali")) == []
+    )
+
+
+def test_sentence_coverage_uses_the_similarity_predicate():
+    asked = content_words("Which nations?")
+    sentence = content_words("neighboring countries")
+    assert sentence_coverage(asked, sentence) == ["nations"]
+    assert sentence_coverage(asked, sentence, lambda a, b: (a, b) == ("nations", "countries")) == []
+
+
+def test_allowed_uncovered_grows_with_question_length():
+    assert [allowed_uncovered(n) for n in (1, 4, 5, 9)] == [0, 0, 1, 2]
+
+
+def test_verify_answer_accepts_supported_and_rejects_invented_text():
+    verdicts, ok = verify_answer("Mali holds reserves of lithium and uranium [1].", EVIDENCE, 0.75)
+    assert ok and verdicts[0][1] == [1]
+    _, ok = verify_answer("Mali has a population of 20 million [1].", EVIDENCE, 0.75)
+    assert not ok
+    # No marker: the best-supporting sentence is assigned.
+    verdicts, ok = verify_answer("The U.S. aims to respect Mali's sovereignty.", EVIDENCE, 0.75)
+    assert ok and verdicts[0][1] == [2]
+
+
+def test_numbers_must_appear_in_the_evidence():
+    assert support_score("Mali produces 70 tonnes of gold.", ["Mali produces gold."]) == 0.0
+
+
+def test_completeness_penalises_dropping_half_a_list():
+    question = "Which critical minerals does Mali hold reserves of?"
+    assert completeness("Lithium [1].", EVIDENCE[0], question) < 0.5
+    assert completeness(EVIDENCE[0], EVIDENCE[0], question) == 1.0
+
+
+def test_answer_sentences_keep_markers_and_abbreviations():
+    assert answer_sentences("The U.S. aims high. [1] It works [2].") == ["The U.S. aims high [1].", "It works [2]."]
+
+
+def test_non_answers_are_detected():
+    assert is_non_answer("This is not mentioned in the sources.")
+    assert not is_non_answer("Lithium and uranium [1].")
+
+
+def test_best_extract_adds_a_second_sentence_only_for_missing_words():
+    assert best_extract(["lithium"], EVIDENCE) == [0]
+    assert best_extract(["lithium", "sovereignty"], EVIDENCE) == [0, 1]
+
+
+def test_stemming_matches_inflections():
+    assert stems_match(stem("minerals"), stem("mineral"))
+    assert stems_match(stem("aims"), stem("aim"))
+    assert stems_match(stem("neighboring"), stem("neighbor"))
+    assert not stems_match(stem("population"), stem("president"))
+
+
+def test_bm25_ranks_exact_terms_first():
+    bm25 = BM25(["gold and lithium", "security cooperation", "lithium lithium uranium"])
+    assert [i for i, _ in bm25.top("uranium", 3)] == [2]
+    assert bm25.top("nothing matches", 3) == []
