@@ -75,24 +75,14 @@ def cmd_ask(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
-    from assistant.core import Assistant
-    from assistant.evaluation import QuestionSetError, format_summary, load_questions, run_eval
+    from assistant.evaluation import QuestionSetError
+    from assistant.squad import SquadError
+    from assistant.workbench import WorkbenchError, run
 
     try:
-        items = load_questions(args.questions)
-    except QuestionSetError as exc:
+        return run(args, settings)
+    except (QuestionSetError, SquadError, WorkbenchError, OSError, json.JSONDecodeError) as exc:
         return fail(str(exc), EXIT_USAGE)
-    assistant = Assistant(settings)
-    if assistant.store.count() == 0:
-        return fail("nothing is indexed yet; run `brief index` first")
-    assistant.warm_up()
-    run = run_eval(assistant, items, progress=not args.quiet)
-    args.out.mkdir(parents=True, exist_ok=True)
-    report = args.out / "report.json"
-    report.write_text(json.dumps(run.model_dump(), indent=2, ensure_ascii=False), encoding="utf-8")
-    print(format_summary(run.summary))
-    print(f"report: {report}")
-    return 0 if run.summary.get("complete") else 130
 
 
 def cmd_serve(args, settings) -> int:
@@ -119,9 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", help="JSON file with earlier turns [{role, content}, ...]")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="score a question set and write report.json")
-    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    p = sub.add_parser("eval", help="score a question set; write report.json, report.md, report.html")
+    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL question set")
+    p.add_argument("--squad", type=Path, help="a SQuAD 2.0 JSON file instead (indexed into its own collection)")
+    p.add_argument("--limit", type=int, help="a fixed random sample of N items")
+    p.add_argument("--seed", type=int, default=0, help="seed for --limit")
+    p.add_argument("--pipeline", default="brief", help="brief (default) or naive (the LangChain tutorial recipe)")
+    p.add_argument("--compare", help="also run this pipeline on the same items and report both and their ratio")
     p.add_argument("--out", type=Path, default=Path("eval-out"))
+    p.add_argument("--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="show what changed between reports")
+    p.add_argument("--tune", action="store_true", help="tune refusal thresholds on half the items; write config")
+    p.add_argument("--gate", type=Path, help="TOML of metric thresholds; exit 1 if the run falls below them")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 

@@ -21,6 +21,7 @@ from assistant.grounding import (
 )
 from assistant.models import Answer, Citation, Evidence, Timings, Turn
 from assistant.prompts import render, template
+from assistant.spans import short_answer
 from assistant.text import content_terms, content_words, words
 
 FOLLOW_UP_WORDS = frozenset(
@@ -134,6 +135,13 @@ class Assistant:
         self.chat_model.invoke("Hi", max_tokens=1)
 
     # Answering -----------------------------------------------------------------------------------------
+    def rank(self, question: str, history: Sequence[Turn | dict] | None = None, k: int = 10) -> list[Evidence]:
+        """The retrieval ranking the answer is built from (for retrieval metrics), `k` deep."""
+        turns = normalise_history(history)
+        candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=max(k, self.settings.coverage_k))
+        head, _ = self._rank_by_coverage(question, turns, candidates[: self.settings.coverage_k])
+        return (head + candidates[self.settings.coverage_k :])[:k]
+
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
         answer = None
         for event, value in self.ask_stream(question, history):
@@ -198,7 +206,7 @@ class Assistant:
             missing_by_rank.append(sentence_coverage(asked, vocabulary, similar))
         order = sorted(range(len(candidates)), key=lambda i: (len(missing_by_rank[i]), i))
         best = missing_by_rank[order[0]]
-        if len(best) > allowed_uncovered(len(asked)):
+        if len(best) > allowed_uncovered(len(asked), self.settings.uncovered_share):
             return [candidates[i] for i in order], f" (nothing on: {', '.join(best)})"
         return [candidates[i] for i in order], None
 
@@ -255,7 +263,15 @@ class Assistant:
         if mode == "extractive":
             body = render("extractive", quotes=body)
         citations = [self._citation(marker, evidence[n - 1]) for n, marker in numbering.items()]
-        return Answer(answer=body, refused=False, citations=citations, mode=mode, retrieved=evidence)
+        first_cited = evidence[next(iter(numbering)) - 1].chunk.text if numbering else ""
+        return Answer(
+            answer=body,
+            refused=False,
+            short_answer=short_answer(question, first_cited) if first_cited else "",
+            citations=citations,
+            mode=mode,
+            retrieved=evidence,
+        )
 
     @staticmethod
     def _citation(marker: int, ev: Evidence) -> Citation:

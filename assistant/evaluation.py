@@ -1,5 +1,5 @@
-"""Question-set evaluation: pure scoring functions, and a runner that asks every question and writes
-report.json. No LLM judge: facts are matched as text, citations against gold quotes by character span."""
+"""Evaluation without an LLM judge: question sets (JSONL or SQuAD 2.0), pure per-item scoring, summaries and a
+runner that can score two pipelines on the same items in one run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
+
+from assistant.grounding import verify_answer
+from assistant.squad import score_squad
+
+RETRIEVAL_KS = (1, 3, 5, 10)
 
 
 class QuestionItem(BaseModel):
@@ -20,6 +25,8 @@ class QuestionItem(BaseModel):
     reference: str = ""
     facts: list[str] = []
     gold_quotes: list[str] = []
+    answers: list[str] = []  # SQuAD gold answers: scored as short answers with the official rules
+    gold_sources: list[str] = []  # SQuAD gold paragraph(s): a retrieved sentence from one of them is a hit
 
 
 class QuestionSetError(ValueError):
@@ -42,6 +49,7 @@ def load_questions(path: Path) -> list[QuestionItem]:
     return items
 
 
+# Pure scoring --------------------------------------------------------------------------------------------
 def fact_present(fact: str, answer: str) -> bool:
     """A fact is present if any of its '|'-separated alternatives appears in the answer (case-insensitive)."""
     lowered = " ".join(answer.lower().split())
@@ -60,16 +68,27 @@ def spans_of(quote: str, text: str) -> list[tuple[int, int]]:
     return out
 
 
+def overlaps_gold(passage: dict, gold_quotes: list[str], read_source: Callable[[str], str | None]) -> list[int]:
+    """Indices of the gold quotes whose span in the passage's source overlaps the passage's [start, end)."""
+    text = read_source(passage["source"])
+    if text is None:
+        return []
+    return [
+        i
+        for i, gold in enumerate(gold_quotes)
+        if any(passage["start"] < e and s < passage["end"] for s, e in spans_of(gold, text))
+    ]
+
+
+def is_gold(passage: dict, item: QuestionItem, read_source) -> bool:
+    if item.gold_sources:
+        return passage["source"] in item.gold_sources
+    return bool(overlaps_gold(passage, item.gold_quotes, read_source))
+
+
 def citation_hit(citations: list[dict], gold_quotes: list[str], read_source: Callable[[str], str | None]) -> bool:
     """Whether any cited span overlaps any gold quote's span in the same source file."""
-    for c in citations:
-        text = read_source(c["source"])
-        if text is None:
-            continue
-        for gold in gold_quotes:
-            if any(c["start"] < e and s < c["end"] for s, e in spans_of(gold, text)):
-                return True
-    return False
+    return any(overlaps_gold(c, gold_quotes, read_source) for c in citations)
 
 
 def quote_verified(citation: dict, read_source: Callable[[str], str | None]) -> bool:
@@ -77,20 +96,50 @@ def quote_verified(citation: dict, read_source: Callable[[str], str | None]) -> 
     return text is not None and text[citation["start"] : citation["end"]] == citation["quote"]
 
 
-def score_item(item: QuestionItem, result: dict, read_source) -> dict:
-    refused = result["refused"]
-    citations = result["citations"]
-    scores = {
+def gold_rank(ranked: list[dict], item: QuestionItem, read_source) -> int | None:
+    """1-based rank of the first gold passage in the retrieval ranking, or None."""
+    return next((r for r, p in enumerate(ranked, start=1) if is_gold(p, item, read_source)), None)
+
+
+def score_item(item: QuestionItem, result: dict, ranked: list[dict], read_source, support_threshold=0.75) -> dict:
+    """Every per-item metric. `result` is the `ask --json` shape, `ranked` the retrieval ranking."""
+    refused, citations, answer = result["refused"], result["citations"], result["answer"]
+    scores: dict = {
+        "refused": refused,
         "refusal_correct": refused == (not item.answerable),
         "quotes_verified": all(quote_verified(c, read_source) for c in citations),
         "uncited_answer": (not refused) and not citations,
+        "gold_rank": gold_rank(ranked, item, read_source) if item.answerable else None,
     }
-    if item.answerable:
-        recall = 0.0 if refused else fact_recall(item.facts, result["answer"])
-        hit = (not refused) and citation_hit(citations, item.gold_quotes, read_source)
-        scores.update(fact_recall=recall, citation_hit=hit, correct=(not refused) and recall == 1.0 and hit)
+    if item.answers or item.gold_sources:  # SQuAD: short answers, official rules
+        prediction = "" if refused else (result.get("short_answer") or answer)
+        scores["em"], scores["f1"] = score_squad(prediction, item.answers)
+    elif item.answerable:
+        scores["em"], scores["f1"] = score_squad("" if refused else answer, [item.reference or answer])
     else:
-        scores.update(correct=refused)
+        scores["em"] = scores["f1"] = float(refused)
+
+    if not refused and citations:
+        quotes = [" ".join(c["quote"].split()) for c in sorted(citations, key=lambda c: c["marker"])]
+        verdicts, _ = verify_answer(answer, quotes, support_threshold)
+        scores["grounding"] = sum(ok for _, _, ok in verdicts) / len(verdicts) if verdicts else 0.0
+        supporting = {m for _, cited, ok in verdicts if ok for m in cited}
+        gold = [is_gold(c, item, read_source) for c in citations]
+        scores["citation_precision"] = sum(
+            g or c["marker"] in supporting for g, c in zip(gold, citations, strict=True)
+        ) / len(citations)
+    if item.answerable:
+        if item.gold_quotes and not item.gold_sources:
+            covered = {i for c in citations for i in overlaps_gold(c, item.gold_quotes, read_source)}
+            scores["citation_recall"] = 0.0 if refused else len(covered) / len(item.gold_quotes)
+        else:
+            scores["citation_recall"] = float(not refused and any(is_gold(c, item, read_source) for c in citations))
+        hit = not refused and scores["citation_recall"] > 0
+        scores["citation_hit"] = hit
+        scores["fact_recall"] = 0.0 if refused else fact_recall(item.facts, answer)
+        scores["correct"] = (not refused) and scores["fact_recall"] == 1.0 and hit
+    else:
+        scores["correct"] = refused
     return scores
 
 
@@ -102,38 +151,85 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def summarise(items: list[dict]) -> dict:
-    answerable = [i for i in items if i["answerable"]]
-    unanswerable = [i for i in items if not i["answerable"]]
-    latencies = [i["latency_s"] for i in items]
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.mean(values), 4) if values else None
 
-    def share(rows, key):
-        return round(sum(bool(r["scores"][key]) for r in rows) / len(rows), 4) if rows else None
 
-    return {
-        "items": len(items),
+def summarise(rows: list[dict]) -> dict:
+    """The summary of a run: every metric the README defines, over the items scored so far."""
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+
+    def share(group, key):
+        return round(sum(bool(r["scores"].get(key)) for r in group) / len(group), 4) if group else None
+
+    def score(group, key):
+        return _mean(r["scores"].get(key) for r in group)
+
+    ranks = [r["scores"]["gold_rank"] for r in answerable]
+    refused_rows = [r for r in rows if r["refused"]]
+    summary = {
+        "items": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
         "answerable_correct": share(answerable, "correct"),
         "unanswerable_refused": share(unanswerable, "correct"),
-        "fact_recall": round(statistics.mean(r["scores"]["fact_recall"] for r in answerable), 4)
-        if answerable
-        else None,
+        "fact_recall": score(answerable, "fact_recall"),
         "citation_hit": share(answerable, "citation_hit"),
-        "refusal_accuracy": share(items, "refusal_correct"),
-        "answered_without_citation": sum(bool(r["scores"]["uncited_answer"]) for r in items),
-        "quotes_verified": share(items, "quotes_verified"),
-        "generated_share": round(sum(r.get("mode") == "generated" for r in items) / len(items), 4) if items else None,
-        "latency_median_s": round(statistics.median(latencies), 4) if latencies else None,
-        "latency_p95_s": round(percentile(latencies, 0.95), 4),
+        "citation_precision": score(rows, "citation_precision"),
+        "citation_recall": score(answerable, "citation_recall"),
+        "grounding": score(rows, "grounding"),
+        "semantic_similarity": score(answerable, "semantic_similarity"),
+        "em": score(rows, "em"),
+        "f1": score(rows, "f1"),
+        "has_ans_em": score(answerable, "em"),
+        "has_ans_f1": score(answerable, "f1"),
+        "no_ans_accuracy": share(unanswerable, "correct"),
+        "refusal_accuracy": share(rows, "refusal_correct"),
+        "refusal_precision": (
+            round(sum(not r["answerable"] for r in refused_rows) / len(refused_rows), 4) if refused_rows else None
+        ),
+        "refusal_recall": share(unanswerable, "refused"),
+        "mrr": round(statistics.mean(1 / r if r else 0.0 for r in ranks), 4) if ranks else None,
+        "answered_without_citation": sum(bool(r["scores"]["uncited_answer"]) for r in rows),
+        "quotes_verified": share(rows, "quotes_verified"),
+        "generated_share": round(sum(r.get("mode") in {"generated", "naive"} for r in rows) / len(rows), 4)
+        if rows
+        else None,
+        "tokens_generated_mean": _mean(r.get("tokens_generated", 0) for r in rows),
     }
+    for k in RETRIEVAL_KS:
+        summary[f"hit@{k}"] = round(sum(bool(r and r <= k) for r in ranks) / len(ranks), 4) if ranks else None
+    for part in ("retrieve_s", "generate_s", "total_s"):
+        values = [r["timings"][part] for r in rows]
+        summary[f"{part}_median"] = round(statistics.median(values), 4) if values else None
+        summary[f"{part}_p95"] = round(percentile(values, 0.95), 4)
+    latencies = [r["latency_s"] for r in rows]
+    summary["latency_median_s"] = round(statistics.median(latencies), 4) if latencies else None
+    summary["latency_p95_s"] = round(percentile(latencies, 0.95), 4)
+    return summary
+
+
+# Metrics where lower is better (the rest: higher is better).
+LOWER_IS_BETTER = {
+    "answered_without_citation",
+    "retrieve_s_median",
+    "retrieve_s_p95",
+    "generate_s_median",
+    "generate_s_p95",
+    "total_s_median",
+    "total_s_p95",
+    "latency_median_s",
+    "latency_p95_s",
+}
 
 
 class SourceReader:
-    """Reads cited source files once; citations are checked against the files on disk."""
+    """Reads cited sources once: files on disk, or the index's stored text for documents that are not files."""
 
-    def __init__(self):
-        self._cache: dict[str, str | None] = {}
+    def __init__(self, stored_texts: dict[str, str] | None = None):
+        self._cache: dict[str, str | None] = dict(stored_texts or {})
 
     def __call__(self, source: str) -> str | None:
         if source not in self._cache:
@@ -144,45 +240,77 @@ class SourceReader:
         return self._cache[source]
 
 
-class EvalRun(BaseModel):
-    summary: dict = Field(default_factory=dict)
-    items: list[dict] = Field(default_factory=list)
-
-
-def run_eval(assistant, items: list[QuestionItem], progress: bool = True) -> EvalRun:
-    """Ask every question (with its history) and score it. Ctrl-C stops early and keeps what was scored."""
+def evaluate(
+    pipelines: dict,
+    items: list[QuestionItem],
+    read_source: SourceReader,
+    similarity: Callable[[str, str], float] | None = None,
+    progress: bool = True,
+    support_threshold: float = 0.75,
+) -> tuple[dict[str, list[dict]], bool]:
+    """Ask every item of every pipeline; returns rows per pipeline and whether the run completed.
+    Ctrl-C stops early and keeps what was scored."""
     from tqdm import tqdm
 
-    read_source = SourceReader()
-    rows = []
-    bar = tqdm(items, desc="evaluating", unit="q", disable=not progress)
+    rows: dict[str, list[dict]] = {name: [] for name in pipelines}
+    bar = tqdm(total=len(items) * len(pipelines), desc="evaluating", unit="q", disable=not progress, smoothing=0.1)
+    complete = True
     try:
-        for item in bar:
+        for item in items:
             history = [{"role": "user", "content": h} for h in item.history]
-            started = time.perf_counter()
-            answer = assistant.ask(item.question, history=history)
-            latency = time.perf_counter() - started
-            result = answer.to_public()
-            rows.append(
-                {
-                    "id": item.id,
-                    "question": item.question,
-                    "history": item.history,
-                    "answerable": item.answerable,
-                    "answer": answer.answer,
-                    "refused": answer.refused,
-                    "mode": answer.mode,
-                    "citations": result["citations"],
-                    "latency_s": round(latency, 4),
-                    "timings": result["timings"],
-                    "scores": score_item(item, result, read_source),
-                }
-            )
+            for name, pipeline in pipelines.items():
+                started = time.perf_counter()
+                answer = pipeline.ask(item.question, history=history)
+                latency = time.perf_counter() - started
+                ranked = [
+                    {"source": e.chunk.source, "start": e.chunk.start, "end": e.chunk.end}
+                    for e in pipeline.rank(item.question, history, k=max(RETRIEVAL_KS))
+                ]
+                result = answer.to_public()
+                scores = score_item(item, result, ranked, read_source, support_threshold)
+                if similarity is not None and item.answerable:
+                    reference = item.reference or (item.answers[0] if item.answers else "")
+                    scores["semantic_similarity"] = (
+                        0.0 if answer.refused or not reference else round(similarity(answer.answer, reference), 4)
+                    )
+                rows[name].append(
+                    {
+                        "id": item.id,
+                        "question": item.question,
+                        "history": item.history,
+                        "answerable": item.answerable,
+                        "answer": answer.answer,
+                        "short_answer": answer.short_answer,
+                        "refused": answer.refused,
+                        "mode": answer.mode,
+                        "citations": result["citations"],
+                        "latency_s": round(latency, 4),
+                        "timings": result["timings"],
+                        "tokens_generated": answer.tokens_generated,
+                        "scores": scores,
+                    }
+                )
+                bar.update(1)
     except KeyboardInterrupt:
+        complete = False
+        # Keep only items every pipeline finished, so comparisons stay like for like.
+        done = min(len(r) for r in rows.values())
+        rows = {name: r[:done] for name, r in rows.items()}
+    finally:
         bar.close()
-    run = EvalRun(items=rows)
-    run.summary = summarise(rows) | {"complete": len(rows) == len(items)}
-    return run
+    return rows, complete
+
+
+def compare(summaries: dict[str, dict], primary: str, other: str) -> dict:
+    """Each metric for both pipelines and their ratio (primary / other)."""
+    table = {}
+    for key, value in summaries[primary].items():
+        theirs = summaries[other].get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(theirs, int | float):
+            continue
+        ratio = round(value / theirs, 3) if theirs else None
+        table[key] = {primary: value, other: theirs, "ratio": ratio}
+    return table
 
 
 def format_summary(summary: dict) -> str:
@@ -190,16 +318,19 @@ def format_summary(summary: dict) -> str:
         return "n/a" if v is None else f"{100 * v:.1f} %"
 
     lines = [
-        f"items               {summary['items']} ({summary['answerable']} answerable, {summary['unanswerable']} not)",
-        f"answerable correct  {pct(summary['answerable_correct'])}   (all facts present and a gold quote cited)",
+        f"items                {summary['items']} ({summary['answerable']} answerable, {summary['unanswerable']} not)",
+        f"answerable correct   {pct(summary['answerable_correct'])}   (all facts present and a gold passage cited)",
         f"unanswerable refused {pct(summary['unanswerable_refused'])}",
-        f"fact recall         {pct(summary['fact_recall'])}",
-        f"citation hit        {pct(summary['citation_hit'])}",
-        f"refusal accuracy    {pct(summary['refusal_accuracy'])}",
-        f"answers citing none {summary['answered_without_citation']}",
-        f"quotes verified     {pct(summary['quotes_verified'])}",
-        f"model text kept     {pct(summary['generated_share'])}   (the rest quote the evidence or refuse)",
-        f"latency median      {summary['latency_median_s']} s   p95 {summary['latency_p95_s']} s",
+        f"fact recall          {pct(summary['fact_recall'])}",
+        f"citation hit         {pct(summary['citation_hit'])}   precision {pct(summary['citation_precision'])}"
+        f"   recall {pct(summary['citation_recall'])}",
+        f"EM / F1              {pct(summary['em'])} / {pct(summary['f1'])}   HasAns F1 {pct(summary['has_ans_f1'])}"
+        f"   NoAns acc {pct(summary['no_ans_accuracy'])}",
+        f"retrieval            hit@1 {pct(summary['hit@1'])}  hit@5 {pct(summary['hit@5'])}  MRR {summary['mrr']}",
+        f"grounding            {pct(summary['grounding'])}   semantic similarity {summary['semantic_similarity']}",
+        f"answers citing none  {summary['answered_without_citation']}   quotes verified {pct(summary['quotes_verified'])}",
+        f"model text kept      {pct(summary['generated_share'])}",
+        f"latency median       {summary['latency_median_s']} s   p95 {summary['latency_p95_s']} s",
     ]
     if not summary.get("complete", True):
         lines.append("(interrupted: partial report)")

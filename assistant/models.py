@@ -54,6 +54,7 @@ class Turn(BaseModel):
 class Answer(BaseModel):
     answer: str
     refused: bool
+    short_answer: str = Field("", description="The answering span of the best cited sentence ('' if refused).")
     citations: list[Citation] = []
     timings: Timings = Timings()
     mode: str = Field("generated", description="'generated', 'extractive' (model text failed the check) or 'refused'.")
@@ -62,4 +63,4 @@ class Answer(BaseModel):
 
     def to_public(self) -> dict:
         """The `brief ask --json` shape."""
-        return self.model_dump(include={"answer", "refused", "citations", "timings", "mode"})
+        return self.model_dump(include={"answer", "refused", "short_answer", "citations", "timings", "mode"})

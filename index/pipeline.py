@@ -125,37 +125,69 @@ def index_paths(
             todo.append((path, doc))
 
     if todo:
-        embeddings = load_embeddings(settings.embedding_model)
-        bar = _progress(todo, progress)
-        for path, doc in bar:
-            key = str(path.resolve())
-            source = display_path(path)
-            chunks = make_chunks(doc, source, key)
-            if not chunks:
-                report.errors.append(f"{path}: no sentences found")
-                continue
-            vectors = embeddings.embed_documents([embedding_text(c) for c in chunks])
-            store.add_chunks(chunks, key, vectors)
-            store.commit_document(
-                ManifestEntry(
-                    path=key,
-                    source=source,
-                    doc_hash=doc.content_hash,
-                    n_chunks=len(chunks),
-                    kind=doc.kind,
-                    indexed_at=time.time(),
-                    text=doc.text,
-                )
-            )
-            store.delete_stale_chunks(key, doc.content_hash)
-            (report.updated if key in known else report.added).append(source)
-            report.chunks_written += len(chunks)
+        items = [(str(path.resolve()), display_path(path), doc) for path, doc in todo]
+        write_documents(items, store, settings, report, known, progress)
 
     for key, entry in known.items():
         under_root = any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
         if under_root and key not in seen and not os.path.exists(key):
             store.remove_document(key)
             report.removed.append(entry.source)
+    return report
+
+
+def write_documents(
+    items: list[tuple[str, str, LoadedDocument]],
+    store: ChunkStore,
+    settings: Settings,
+    report: IndexReport,
+    known: dict[str, ManifestEntry],
+    progress: bool,
+) -> None:
+    """Chunk, embed and store each (key, source, document); the manifest entry is written last (the commit)."""
+    embeddings = load_embeddings(settings.embedding_model)
+    for key, source, doc in _progress(items, progress):
+        chunks = make_chunks(doc, source, key)
+        if not chunks:
+            report.errors.append(f"{source}: no sentences found")
+            continue
+        vectors = embeddings.embed_documents([embedding_text(c) for c in chunks])
+        store.add_chunks(chunks, key, vectors)
+        store.commit_document(
+            ManifestEntry(
+                path=key,
+                source=source,
+                doc_hash=doc.content_hash,
+                n_chunks=len(chunks),
+                kind=doc.kind,
+                indexed_at=time.time(),
+                text=doc.text,
+            )
+        )
+        store.delete_stale_chunks(key, doc.content_hash)
+        (report.updated if key in known else report.added).append(source)
+        report.chunks_written += len(chunks)
+
+
+def index_texts(
+    texts: list[tuple[str, str]], settings: Settings, *, progress: bool = True, store=None
+) -> IndexReport:
+    """Index documents that are not files (e.g. SQuAD paragraphs): (source name, text) pairs. The source name
+    is the document's key; unchanged texts are skipped."""
+    report = IndexReport()
+    store = store or open_store(settings)
+    known = store.documents()
+    todo = []
+    for source, text in texts:
+        doc = LoadedDocument(
+            path=Path(source), text=text, content_hash=hashlib.sha256(text.encode()).hexdigest(), kind="text"
+        )
+        if source in known and known[source].doc_hash == doc.content_hash:
+            report.unchanged.append(source)
+        else:
+            todo.append((source, source, doc))
+    if todo:
+        write_documents(todo, store, settings, report, known, progress)
     return report
 
 

@@ -1,0 +1,121 @@
+"""Pure parts of the evaluation workbench: SQuAD rules, spans, metrics, reports, diff, gate, tuning split."""
+
+from assistant.evaluation import QuestionItem, compare, score_item, summarise
+from assistant.reports import diff_reports, render_html, render_markdown
+from assistant.spans import answer_type, short_answer
+from assistant.squad import exact_match, normalize_answer, sample, score_squad, token_f1
+from assistant.workbench import gate, split, write_toml_values
+
+
+def test_official_squad_normalisation_and_scores():
+    assert normalize_answer("The  Normans!") == "normans"
+    assert exact_match("the 10th century", "10th century") == 1.0
+    assert round(token_f1("in the 10th and 11th centuries", "10th and 11th centuries"), 3) == 0.889
+    assert score_squad("", []) == (1.0, 1.0) and score_squad("France", []) == (0.0, 0.0)
+    assert score_squad("", ["France"]) == (0.0, 0.0)
+    assert score_squad("France", ["Normandy", "france"]) == (1.0, 1.0)
+
+
+def test_sample_is_fixed_by_seed():
+    items = list(range(100))
+    assert sample(items, 10, 3) == sample(items, 10, 3) != sample(items, 10, 4)
+    assert sample(items, None, 0) == items
+
+
+def test_short_answers_pick_the_span_of_the_right_kind():
+    sentence = "Rollo, the Norse leader, agreed to swear fealty to King Charles III of West Francia in 911."
+    assert answer_type("Who was the Norse leader?") == "person"
+    assert short_answer("Who was the Norse leader?", sentence) == "Rollo"
+    assert short_answer("In what year did Rollo swear fealty?", sentence) == "911"
+    assert short_answer("How long is the river?", "The river is 1,230 km long.") == "1,230 km"
+
+
+def _row(item, answer, refused, citations, rank=1):
+    result = {"answer": answer, "refused": refused, "citations": citations, "short_answer": answer}
+    read = {"doc.txt": "Alpha beta gamma. Delta epsilon."}.get
+    return {
+        "id": item.id,
+        "question": item.question,
+        "answerable": item.answerable,
+        "answer": answer,
+        "refused": refused,
+        "mode": "extractive",
+        "citations": citations,
+        "latency_s": 1.0,
+        "timings": {"retrieve_s": 0.1, "generate_s": 0.8, "total_s": 1.0},
+        "tokens_generated": 5,
+        "scores": score_item(item, result, [{"source": "doc.txt", "start": 0, "end": 17}] * rank, read),
+    }
+
+
+def test_item_scores_and_summary():
+    answerable = QuestionItem(
+        id="a",
+        question="What is beta?",
+        answerable=True,
+        reference="Alpha beta gamma.",
+        facts=["gamma"],
+        gold_quotes=["beta gamma"],
+    )
+    unanswerable = QuestionItem(id="u", question="What is zeta?", answerable=False)
+    cite = [{"marker": 1, "source": "doc.txt", "start": 0, "end": 17, "quote": "Alpha beta gamma."}]
+    rows = [_row(answerable, "Alpha beta gamma. [1]", False, cite), _row(unanswerable, "No.", True, [])]
+    scores = rows[0]["scores"]
+    assert scores["correct"] and scores["citation_precision"] == 1.0 and scores["citation_recall"] == 1.0
+    assert scores["gold_rank"] == 1 and scores["grounding"] == 1.0 and scores["quotes_verified"]
+    summary = summarise(rows)
+    assert summary["answerable_correct"] == 1.0 and summary["unanswerable_refused"] == 1.0
+    assert summary["hit@1"] == 1.0 and summary["mrr"] == 1.0 and summary["refusal_precision"] == 1.0
+    wrong = summarise([_row(answerable, "Nothing here.", True, []), _row(unanswerable, "Zeta is x.", False, cite)])
+    assert wrong["answerable_correct"] == 0.0 and wrong["refusal_accuracy"] == 0.0
+    table = compare({"brief": summary, "naive": wrong}, "brief", "naive")
+    assert table["answerable_correct"] == {"brief": 1.0, "naive": 0.0, "ratio": None}
+
+
+def _report(rows):
+    summary = summarise(rows)
+    return {
+        "dataset": "t",
+        "created": "now",
+        "summary": summary,
+        "items": rows,
+        "pipelines": {"brief": {"summary": summary, "items": rows}},
+    }
+
+
+def test_reports_escape_content_and_diff_finds_flips():
+    item = QuestionItem(
+        id="a", question="<script>alert(1)</script>?", answerable=True, facts=["x"], gold_quotes=["beta"]
+    )
+    bad = _report([_row(item, "<img src=x onerror=alert(1)>", False, [])])
+    page = render_html(bad)
+    assert "<script>alert" not in page and "<img src=x" not in page and "http" not in page.split("</style>")[1]
+    assert "| Answerable correct" in render_markdown(bad)
+    cite = [{"marker": 1, "source": "doc.txt", "start": 0, "end": 17, "quote": "Alpha beta gamma."}]
+    good = _report([_row(item, "x [1]", False, cite)])
+    text = diff_reports(bad, good)
+    assert "1 items flipped" in text and "now right" in text and "answerable_correct" in text
+
+
+def test_gate_fails_below_threshold(tmp_path, capsys):
+    limits = tmp_path / "gate.toml"
+    limits.write_text("[questions.min]\nanswerable_correct = 0.9\n[questions.max]\nlatency_median_s = 2.0\n")
+    assert gate({"answerable_correct": 0.95, "latency_median_s": 1.0}, limits, "questions") == 0
+    assert gate({"answerable_correct": 0.5, "latency_median_s": 1.0}, limits, "questions") == 1
+    assert "answerable_correct = 0.5 < 0.9" in capsys.readouterr().out
+
+
+def test_tuning_split_is_disjoint_and_stable():
+    items = [QuestionItem(id=str(i), question="q", answerable=True) for i in range(40)]
+    first, second = split(items)
+    assert first and second and not {i.id for i in first} & {i.id for i in second}
+    assert split(items) == (first, second)
+
+
+def test_write_toml_values_keeps_other_settings(tmp_path):
+    config = tmp_path / "brief.toml"
+    config.write_text('data_dir = "x"\nterm_match = 0.5\n')
+    write_toml_values(config, {"term_match": 0.7, "min_relevance": 0.2})
+    import tomllib
+
+    assert tomllib.loads(config.read_text()) == {"data_dir": "x", "term_match": 0.7, "min_relevance": 0.2}
