@@ -1,0 +1,139 @@
+"""The web chat in a real headless Chromium (Playwright), against the real app: streaming answer with its
+sources, a refusal, feedback, and an upload whose markup must be displayed as text, never run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+MINERALS = "Which critical minerals does Mali hold reserves of?"
+CITED = "holds reserves of critical minerals like lithium and uranium"
+UPLOAD_TEXT = (
+    "Zorblax notes\n"
+    "The Zorblax river is 42 km long. <script>window.__pwned=1</script> "
+    'It flows through the valley of Quenth. <img src=x onerror="window.__pwned=1"> '
+    "Fishermen on the Zorblax river catch silver trout.\n"
+)
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not found; run .ci/install-browser to install Chromium"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from assistant import Assistant, load_settings
+    from index.pipeline import index_paths
+    from ui.app import build_app
+
+    mp = pytest.MonkeyPatch()
+    mp.chdir(REPO)  # sources are shown relative to the working directory
+    data_dir = tmp_path_factory.mktemp("brief-ui-browser")
+    settings = load_settings(data_dir=str(data_dir))
+    report = index_paths([REPO / "seeds"], settings, progress=False)
+    assert not report.errors, report.errors
+    assistant = Assistant(settings)
+    assistant.warm_up()
+    demo = build_app(assistant)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, ssr_mode=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", settings
+    finally:
+        demo.close()
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(app[0])
+        page.locator("#question textarea").wait_for()
+        yield page
+        browser.close()
+
+
+def ask(page, question: str) -> str:
+    """Type a question, send it, wait for the final answer (the sources panel updates last); return its text."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    page.locator(f'#sources .brief-sources[data-question="{question}"]').wait_for()
+    return page.locator('#chat [data-testid="bot"]').last.inner_text()
+
+
+def test_answer_streams_with_cited_sentence_in_sources(page):
+    answer = ask(page, MINERALS)
+    assert "lithium" in answer.lower() and "uranium" in answer.lower()
+    sources = page.locator("#sources")
+    assert CITED in sources.inner_text()
+    highlighted = " ".join(sources.locator("mark.brief-quote").all_inner_texts())
+    assert CITED in highlighted
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+
+def test_feedback_is_recorded(page, app):
+    settings = app[1]
+    page.locator('#chat [aria-label="Like"]').last.click()
+    deadline = time.time() + 15
+    while time.time() < deadline and not settings.feedback_file.exists():
+        time.sleep(0.2)
+    records = [json.loads(line) for line in settings.feedback_file.read_text().splitlines()]
+    assert records[-1]["question"] == MINERALS
+    assert records[-1]["vote"] == "up"
+    assert records[-1]["citations"]
+
+
+def test_unanswerable_question_is_refused(page):
+    answer = ask(page, "What is Mali's population?")
+    assert "does not cover" in answer
+    assert page.locator("#sources .brief-refusal").is_visible()
+
+
+def test_uploaded_markup_is_shown_as_text_and_never_runs(page):
+    page.get_by_text("Documents", exact=True).click()
+    page.locator("#upload input[type=file]").set_input_files(
+        files=[{"name": "zorblax notes!.txt", "mimeType": "text/plain", "buffer": UPLOAD_TEXT.encode()}]
+    )
+    from playwright.sync_api import expect
+
+    expect(page.locator("#upload-status textarea")).to_have_value(re.compile("Indexed"), timeout=60_000)
+    expect(page.locator("#documents")).to_contain_text("zorblax_notes.txt")
+
+    answer = ask(page, "How long is the Zorblax river?")
+    assert "42" in answer
+    sources = page.locator("#sources").inner_text()
+    assert "42 km" in sources
+    assert "<script>window.__pwned=1</script>" in sources or "<img src=x" in sources  # displayed as text
+    page.get_by_text("Everything retrieved (with scores)").click()
+    expect(page.locator("#retrieved table.brief-retrieved")).to_contain_text("Zorblax")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#sources img, #sources script, #chat .message-content img").count() == 0

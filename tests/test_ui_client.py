@@ -1,0 +1,104 @@
+"""The web app's /ask API, driven through gradio_client against the real app (real embedder, Chroma and
+local model) on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MINERALS = "Which critical minerals does Mali hold reserves of?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, monkeypatch_module):
+    from assistant import Assistant, load_settings
+    from index.pipeline import index_paths
+    from ui.app import build_app
+
+    monkeypatch_module.chdir(REPO)  # sources are shown relative to the working directory
+    data_dir = tmp_path_factory.mktemp("brief-ui-client")
+    settings = load_settings(data_dir=str(data_dir))
+    report = index_paths([REPO / "seeds"], settings, progress=False)
+    assert not report.errors, report.errors
+    assistant = Assistant(settings)
+    assistant.warm_up()
+    demo = build_app(assistant)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, ssr_mode=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def source_text(source: str) -> str:
+    path = Path(source)
+    return (path if path.is_absolute() else REPO / path).read_text(encoding="utf-8")
+
+
+def test_ask_cites_the_brief(client):
+    result = client.predict(MINERALS, api_name="/ask")
+    assert set(result) >= {"answer", "refused", "citations", "timings", "mode"}
+    assert result["refused"] is False
+    text = result["answer"].lower()
+    assert "lithium" in text and "uranium" in text
+    assert result["citations"]
+    for c in result["citations"]:
+        assert source_text(c["source"])[c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_refuses_what_the_brief_does_not_cover(client):
+    result = client.predict("What is Mali's population?", api_name="/ask")
+    assert result["refused"] is True
+    assert result["citations"] == []
+    assert "does not cover" in result["answer"]
+
+
+def test_ask_takes_history_as_json(client):
+    history = json.dumps(
+        [{"role": "user", "content": MINERALS}, {"role": "assistant", "content": "Lithium and uranium."}]
+    )
+    result = client.predict("Why does the U.S. care about them?", history, api_name="/ask")
+    assert result["refused"] is False
+    assert result["citations"]
+
+
+def test_ask_reports_bad_questions(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="empty"):
+        client.predict("   ", api_name="/ask")
+    with pytest.raises(AppError, match="history"):
+        client.predict(MINERALS, "not json", api_name="/ask")
+
+
+def test_stream_endpoint_ends_with_the_final_answer(client):
+    job = client.submit(MINERALS, "[]", api_name="/ask_stream")
+    outputs = list(job)
+    final = job.outputs()[-1]
+    assert outputs
+    assert "lithium" in final.lower()
