@@ -57,6 +57,7 @@ _NUMBER_WORDS = set(
         "several",
     ]
 )
+_NAME_JOINERS = {"of", "the", "de", "du", "la", "le", "von", "van", "der", "den", "al", "bin", "da", "di", "y", "&"}
 _EDGE_WORDS = STOPWORDS | {"and", "or", "but", "which", "who", "that", "was", "were", "is", "are"}
 
 
@@ -124,7 +125,13 @@ def _trim(tokens: list[str], kind: str) -> tuple[int, int]:
     if kind in {"person", "place"}:
         caps = [i for i in range(lo, hi) if tokens[i][:1].isupper()]
         if caps:
-            return caps[0], caps[-1] - caps[0] + 1
+            end = caps[0] + 1  # the first run of capitalised words, joined by "of", "the", "de", ...
+            while end < hi and (
+                tokens[end][:1].isupper()
+                or (tokens[end].lower() in _NAME_JOINERS and end + 1 < hi and tokens[end + 1][:1].isupper())
+            ):
+                end += 1
+            return caps[0], end - caps[0]
     return lo, min(8, hi - lo)
 
 
