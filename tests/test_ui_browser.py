@@ -137,3 +137,45 @@ def test_uploaded_markup_is_shown_as_text_and_never_runs(page):
     expect(page.locator("#retrieved table.brief-retrieved")).to_contain_text("Zorblax")
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("#sources img, #sources script, #chat .message-content img").count() == 0
+
+
+SESSIONS = [
+    ("Which critical minerals does Mali hold reserves of?", "uranium"),
+    ("Which country has Mali shifted its security partnerships towards?", "russia"),
+    ("Who announced the broader strategy to recalibrate diplomatic relations?", "bureau of african affairs"),
+    ("What kind of government does Mali have?", "military"),
+    ("Which alliance is Mali a significant player in?", "alliance of sahel states"),
+    ("What is Mali a major producer of?", "gold"),
+    ("What kind of cooperation does the U.S. want to continue in the Sahel?", "intelligence"),
+    ("What does the U.S. aim to respect while addressing its interests?", "sovereignty"),
+]
+
+
+def test_eight_sessions_at_once_keep_their_own_conversations(app):
+    """Eight browser sessions send their questions at the same time, then a follow-up each: every one is
+    answered, and each page shows only its own turns."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        pages = []
+        for _ in SESSIONS:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(120_000)
+            page.goto(app[0])
+            page.locator("#question textarea").wait_for()
+            pages.append(page)
+        for round_ in range(2):
+            for page, (question, _) in zip(pages, SESSIONS, strict=True):
+                page.locator("#question textarea").fill(question if round_ == 0 else f"Tell me more: {question}")
+                page.locator("#ask").click()
+            for page, (question, keyword) in zip(pages, SESSIONS, strict=True):
+                asked = question if round_ == 0 else f"Tell me more: {question}"
+                page.locator(f'#sources .brief-sources[data-question="{asked}"]').wait_for()
+                users = page.locator('#chat [data-testid="user"]').all_inner_texts()
+                assert [u.strip() for u in users][-1] == asked and len(users) == round_ + 1
+                answers = page.locator('#chat [data-testid="bot"]').all_inner_texts()
+                assert len(answers) == round_ + 1 and answers[-1].strip()
+                if round_ == 0:
+                    assert keyword in answers[-1].lower(), (question, answers[-1])
+        browser.close()
