@@ -152,7 +152,3 @@ def best_extract(question_terms: Sequence[str], evidence: Sequence[str], max_sen
             chosen.append(i)
             missing = [t for t in missing if not covered(t, terms)]
     return chosen
-
-
-def word_count(text: str) -> int:
-    return len(words(text))

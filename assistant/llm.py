@@ -155,6 +155,9 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         )
     if not settings.llm_base_url:
         raise ModelError(f"llm_backend '{settings.llm_backend}' needs llm_base_url")
+    package = {"openai": "langchain-openai", "ollama": "langchain-ollama"}[settings.llm_backend]
+    if importlib.util.find_spec(package.replace("-", "_")) is None:
+        raise ModelError(f"llm_backend '{settings.llm_backend}' needs the package {package}: pip install {package}")
     if settings.llm_backend == "openai":
         from langchain_openai import ChatOpenAI
 

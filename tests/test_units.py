@@ -83,3 +83,11 @@ def test_shipped_question_set_meets_its_shape():
     assert sum(bool(i.history) for i in items) >= 5
     brief = (Path(__file__).resolve().parent.parent / "seeds" / "us-mali-reengagement-brief.txt").read_text()
     assert all(q in brief for i in items for q in i.gold_quotes)
+
+
+def test_remote_backend_without_endpoint_is_a_clear_error():
+    from assistant.config import Settings
+    from assistant.llm import ModelError, make_chat_model
+
+    with pytest.raises(ModelError, match="llm_base_url"):
+        make_chat_model(Settings(llm_backend="openai"))
