@@ -68,17 +68,22 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(app):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(app[0])
-        page.locator("#question textarea").wait_for()
-        yield page
-        browser.close()
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(app, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(app[0])
+    page.locator("#question textarea").wait_for()
+    return page
 
 
 def ask(page, question: str) -> str:
@@ -151,31 +156,28 @@ SESSIONS = [
 ]
 
 
-def test_eight_sessions_at_once_keep_their_own_conversations(app):
+def test_eight_sessions_at_once_keep_their_own_conversations(app, browser):
     """Eight browser sessions send their questions at the same time, then a follow-up each: every one is
     answered, and each page shows only its own turns."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        pages = []
-        for _ in SESSIONS:
-            page = browser.new_context().new_page()
-            page.set_default_timeout(120_000)
-            page.goto(app[0])
-            page.locator("#question textarea").wait_for()
-            pages.append(page)
-        for round_ in range(2):
-            for page, (question, _) in zip(pages, SESSIONS, strict=True):
-                page.locator("#question textarea").fill(question if round_ == 0 else f"Tell me more: {question}")
-                page.locator("#ask").click()
-            for page, (question, keyword) in zip(pages, SESSIONS, strict=True):
-                asked = question if round_ == 0 else f"Tell me more: {question}"
-                page.locator(f'#sources .brief-sources[data-question="{asked}"]').wait_for()
-                users = page.locator('#chat [data-testid="user"]').all_inner_texts()
-                assert [u.strip() for u in users][-1] == asked and len(users) == round_ + 1
-                answers = page.locator('#chat [data-testid="bot"]').all_inner_texts()
-                assert len(answers) == round_ + 1 and answers[-1].strip()
-                if round_ == 0:
-                    assert keyword in answers[-1].lower(), (question, answers[-1])
-        browser.close()
+    pages = []
+    for _ in SESSIONS:
+        page = browser.new_context().new_page()
+        page.set_default_timeout(120_000)
+        page.goto(app[0])
+        page.locator("#question textarea").wait_for()
+        pages.append(page)
+    for round_ in range(2):
+        for page, (question, _) in zip(pages, SESSIONS, strict=True):
+            page.locator("#question textarea").fill(question if round_ == 0 else f"Tell me more: {question}")
+            page.locator("#ask").click()
+        for page, (question, keyword) in zip(pages, SESSIONS, strict=True):
+            asked = question if round_ == 0 else f"Tell me more: {question}"
+            page.locator(f'#sources .brief-sources[data-question="{asked}"]').wait_for()
+            users = page.locator('#chat [data-testid="user"]').all_inner_texts()
+            assert [u.strip() for u in users][-1] == asked and len(users) == round_ + 1
+            answers = page.locator('#chat [data-testid="bot"]').all_inner_texts()
+            assert len(answers) == round_ + 1 and answers[-1].strip()
+            if round_ == 0:
+                assert keyword in answers[-1].lower(), (question, answers[-1])
+    for page in pages:
+        page.context.close()
