@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def cmd_ask(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
+    from assistant.client import RemoteError
     from assistant.evaluation import QuestionSetError
     from assistant.squad import SquadError
     from assistant.workbench import WorkbenchError, run
@@ -83,12 +85,16 @@ def cmd_eval(args, settings) -> int:
         return run(args, settings)
     except (QuestionSetError, SquadError, WorkbenchError, OSError, json.JSONDecodeError) as exc:
         return fail(str(exc), EXIT_USAGE)
+    except RemoteError as exc:
+        return fail(str(exc))
 
 
 def cmd_serve(args, settings) -> int:
-    from ui.app import serve
+    from assistant.server import serve
 
-    return serve(settings, host=args.host, port=args.port, password=args.password)
+    api_key = args.api_key or os.environ.get("BRIEF_API_KEY") or None
+    password = args.password or os.environ.get("BRIEF_PASSWORD") or None
+    return serve(settings, host=args.host, port=args.port, password=password, api_key=api_key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,8 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--squad", type=Path, help="a SQuAD 2.0 JSON file instead (indexed into its own collection)")
     p.add_argument("--limit", type=int, help="a fixed random sample of N items")
     p.add_argument("--seed", type=int, default=0, help="seed for --limit")
-    p.add_argument("--pipeline", default="brief", help="brief (default) or naive (the LangChain tutorial recipe)")
+    p.add_argument(
+        "--pipeline",
+        default="brief",
+        help="brief (default), naive (the LangChain tutorial recipe), or api / openai (a running server at --url)",
+    )
     p.add_argument("--compare", help="also run this pipeline on the same items and report both and their ratio")
+    p.add_argument("--url", help="base URL of a running `brief serve`, for the api and openai pipelines")
+    p.add_argument("--api-key", default=os.environ.get("BRIEF_API_KEY"), help="its API key (or BRIEF_API_KEY)")
     p.add_argument("--out", type=Path, default=Path("eval-out"))
     p.add_argument("--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="show what changed between reports")
     p.add_argument("--tune", action="store_true", help="tune refusal thresholds on half the items; write config")
@@ -123,10 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="start the web chat")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("serve", help="start the web chat and the HTTP API (docs at /docs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--password", help="require this password (user 'brief'); needed with a non-loopback host")
+    p.add_argument("--api-key", help="require this bearer key on /api and /v1 (or set BRIEF_API_KEY)")
+    p.add_argument("--password", help="web chat password, user 'brief' (or set BRIEF_PASSWORD)")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -7,6 +7,7 @@ through `llm_model_path`; remote endpoints through `llm_backend = "openai" | "ol
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import queue
@@ -161,7 +162,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     if settings.llm_backend == "openai":
         from langchain_openai import ChatOpenAI
 
-        return ChatOpenAI(
+        return _reporting_errors(ChatOpenAI)(
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key or "not-needed",
             model=settings.llm_model_name,
@@ -171,9 +172,39 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         )
     from langchain_ollama import ChatOllama
 
-    return ChatOllama(
+    return _reporting_errors(ChatOllama)(
         base_url=settings.llm_base_url,
         model=settings.llm_model_name,
         temperature=0,
         num_predict=settings.max_answer_tokens,
     )
+
+
+@functools.cache
+def _reporting_errors(model_class: type[BaseChatModel]) -> type[BaseChatModel]:
+    """`model_class` raising ModelError (with the endpoint named) when the remote endpoint fails or cannot be
+    reached, so the CLI and the API report it as the server's condition rather than as a crash."""
+
+    def failure(self, exc: Exception) -> ModelError:
+        url = getattr(self, "openai_api_base", None) or getattr(self, "base_url", None) or "the endpoint"
+        return ModelError(f"the model endpoint {url} failed or cannot be reached: {exc}")
+
+    class Remote(model_class):
+        def _generate(self, *args, **kwargs):
+            try:
+                return super()._generate(*args, **kwargs)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise failure(self, exc) from exc
+
+        def _stream(self, *args, **kwargs):
+            try:
+                yield from super()._stream(*args, **kwargs)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise failure(self, exc) from exc
+
+    Remote.__name__ = Remote.__qualname__ = model_class.__name__
+    return Remote

@@ -23,7 +23,7 @@ from assistant.evaluation import (
 from assistant.reports import diff_reports, write_reports
 from assistant.squad import load_squad, sample
 
-PIPELINES = ("brief", "naive")
+PIPELINES = ("brief", "naive", "api", "openai")  # api/openai: a running `brief serve` at --url
 
 
 class WorkbenchError(ValueError):
@@ -58,7 +58,23 @@ def stored_texts(store) -> dict[str, str]:
     return {e.source: e.text for e in store.documents().values()}
 
 
-def build_pipelines(settings: Settings, names: list[str]):
+class ServedPipeline:
+    """A running server's answers, with retrieval ranked by the local index (the same documents), so its
+    retrieval metrics stay comparable and its answers are scored as the library's are."""
+
+    def __init__(self, client, local):
+        self.client = client
+        self.local = local
+
+    def ask(self, question: str, history=None):
+        return self.client.ask(question, history)
+
+    def rank(self, question: str, history=None, k: int = 10):
+        return self.local.rank(question, history, k=k)
+
+
+def build_pipelines(settings: Settings, names: list[str], url: str | None = None, api_key: str | None = None):
+    from assistant.client import ApiClient, OpenAIClient
     from assistant.core import Assistant
     from assistant.naive import NaivePipeline
 
@@ -70,10 +86,13 @@ def build_pipelines(settings: Settings, names: list[str]):
     for name in names:
         if name == "brief":
             pipelines[name] = assistant
-        else:
+        elif name == "naive":
             naive = NaivePipeline(settings, assistant.store, assistant.embeddings, assistant.chat_model)
             naive.build()
             pipelines[name] = naive
+        else:
+            client = (ApiClient if name == "api" else OpenAIClient)(url, api_key)
+            pipelines[name] = ServedPipeline(client, assistant)
     return assistant, pipelines
 
 
@@ -94,6 +113,8 @@ def run(args, settings: Settings) -> int:
         return 0
     if args.pipeline not in PIPELINES or (args.compare and args.compare not in PIPELINES):
         raise WorkbenchError(f"unknown pipeline; choose from {', '.join(PIPELINES)}")
+    if {args.pipeline, args.compare} & {"api", "openai"} and not args.url:
+        raise WorkbenchError("the api and openai pipelines ask a running `brief serve`: give its --url")
     if args.squad:
         settings, items = squad_items(args.squad, settings, args.limit, args.seed, not args.quiet)
         dataset = f"SQuAD 2.0: {args.squad.name}" + (
@@ -110,7 +131,7 @@ def run(args, settings: Settings) -> int:
         return tune(args, settings, items)
 
     names = [args.pipeline] + ([args.compare] if args.compare and args.compare != args.pipeline else [])
-    assistant, pipelines = build_pipelines(settings, names)
+    assistant, pipelines = build_pipelines(settings, names, args.url, args.api_key)
     reader = SourceReader(stored_texts(assistant.store))
     rows, complete = evaluate(
         pipelines,

@@ -169,9 +169,7 @@ def write_documents(
         report.chunks_written += len(chunks)
 
 
-def index_texts(
-    texts: list[tuple[str, str]], settings: Settings, *, progress: bool = True, store=None
-) -> IndexReport:
+def index_texts(texts: list[tuple[str, str]], settings: Settings, *, progress: bool = True, store=None) -> IndexReport:
     """Index documents that are not files (e.g. SQuAD paragraphs): (source name, text) pairs. The source name
     is the document's key; unchanged texts are skipped."""
     report = IndexReport()

@@ -46,7 +46,8 @@ def start_app(data_dir: str | None):
 
     os.chdir(REPO)
     from assistant import Assistant, load_settings
-    from ui.app import build_app, ensure_indexed
+    from assistant.server import ensure_indexed
+    from ui.app import build_app
 
     settings = load_settings(data_dir=data_dir or tempfile.mkdtemp(prefix="brief-bench-"))
     assistant = Assistant(settings)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.support import indexed_settings, served
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parent.parent
@@ -37,33 +38,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from assistant import Assistant, load_settings
-    from index.pipeline import index_paths
-    from ui.app import build_app
-
     mp = pytest.MonkeyPatch()
     mp.chdir(REPO)  # sources are shown relative to the working directory
-    data_dir = tmp_path_factory.mktemp("brief-ui-browser")
-    settings = load_settings(data_dir=str(data_dir))
-    report = index_paths([REPO / "seeds"], settings, progress=False)
-    assert not report.errors, report.errors
-    assistant = Assistant(settings)
-    assistant.warm_up()
-    demo = build_app(assistant)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, ssr_mode=False, quiet=True)
+    settings = indexed_settings(tmp_path_factory.mktemp("brief-ui-browser"))
     try:
-        yield f"http://127.0.0.1:{port}/", settings
+        with served(settings) as (url, _):
+            yield url + "/", settings
     finally:
-        demo.close()
         mp.undo()
 
 

@@ -4,48 +4,26 @@ local model) on a free loopback port."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
+
+from tests.support import indexed_settings, served
 
 REPO = Path(__file__).resolve().parent.parent
 MINERALS = "Which critical minerals does Mali hold reserves of?"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, monkeypatch_module):
-    from assistant import Assistant, load_settings
-    from index.pipeline import index_paths
-    from ui.app import build_app
-
-    monkeypatch_module.chdir(REPO)  # sources are shown relative to the working directory
-    data_dir = tmp_path_factory.mktemp("brief-ui-client")
-    settings = load_settings(data_dir=str(data_dir))
-    report = index_paths([REPO / "seeds"], settings, progress=False)
-    assert not report.errors, report.errors
-    assistant = Assistant(settings)
-    assistant.warm_up()
-    demo = build_app(assistant)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, ssr_mode=False, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
+def app_url(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
+    mp.chdir(REPO)  # sources are shown relative to the working directory
+    settings = indexed_settings(tmp_path_factory.mktemp("brief-ui-client"))
+    try:
+        with served(settings) as (url, _):
+            yield url + "/"
+    finally:
+        mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
-"""Small pure parts of the web app: filename sanitising, history parsing, escaping, the serve() host check."""
+"""Small pure parts of the web app: filename sanitising, history parsing, escaping, the loopback check."""
 
 from __future__ import annotations
 
 import pytest
 
+from assistant.documents import safe_filename
 from assistant.models import Answer, Chunk, Citation, Evidence
-from ui.app import is_loopback, parse_history, safe_filename, serve
+from assistant.server import is_loopback
+from ui.app import parse_history
 from ui.render import chat_text, retrieved_html, sources_html
 
 
@@ -34,13 +36,6 @@ def test_parse_history():
 def test_loopback_hosts():
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
-
-
-def test_serve_refuses_public_host_without_password(capsys):
-    from assistant import load_settings
-
-    assert serve(load_settings(), host="0.0.0.0", port=7860, password=None) == 2
-    assert "--password" in capsys.readouterr().err
 
 
 def test_markup_is_escaped():

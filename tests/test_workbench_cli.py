@@ -15,19 +15,35 @@ SQUAD = {
                     "context": "The Zorblax River is 412 km long. It rises in the Kelmor Hills and flows into "
                     "Lake Varn. The river was first mapped by Ada Prill in 1871.",
                     "qas": [
-                        {"id": "q1", "question": "Who first mapped the Zorblax River?", "is_impossible": False,
-                         "answers": [{"text": "Ada Prill", "answer_start": 0}]},
-                        {"id": "q2", "question": "Where does the Zorblax River rise?", "is_impossible": False,
-                         "answers": [{"text": "the Kelmor Hills", "answer_start": 0}]},
-                        {"id": "q3", "question": "What is the population of Lake Varn's largest town?",
-                         "is_impossible": True, "answers": []},
+                        {
+                            "id": "q1",
+                            "question": "Who first mapped the Zorblax River?",
+                            "is_impossible": False,
+                            "answers": [{"text": "Ada Prill", "answer_start": 0}],
+                        },
+                        {
+                            "id": "q2",
+                            "question": "Where does the Zorblax River rise?",
+                            "is_impossible": False,
+                            "answers": [{"text": "the Kelmor Hills", "answer_start": 0}],
+                        },
+                        {
+                            "id": "q3",
+                            "question": "What is the population of Lake Varn's largest town?",
+                            "is_impossible": True,
+                            "answers": [],
+                        },
                     ],
                 },
                 {
                     "context": "Lake Varn is fed by three rivers. Its water is cold all year.",
                     "qas": [
-                        {"id": "q4", "question": "How many rivers feed Lake Varn?", "is_impossible": False,
-                         "answers": [{"text": "three", "answer_start": 0}]},
+                        {
+                            "id": "q4",
+                            "question": "How many rivers feed Lake Varn?",
+                            "is_impossible": False,
+                            "answers": [{"text": "three", "answer_start": 0}],
+                        },
                     ],
                 },
             ],
@@ -56,14 +72,15 @@ def test_squad_compare_reports_diff_tune_and_gate(tmp_path):
     assert diff.returncode == 0 and "0 items flipped" in diff.stdout
 
     gate = tmp_path / "gate.toml"
-    gate.write_text("[squad.min]\n\"hit@5\" = 1.0\nf1 = 0.99\n")
+    gate.write_text('[squad.min]\n"hit@5" = 1.0\nf1 = 0.99\n')
     gated = run_brief("eval", "--squad", str(squad), "--out", str(out), "--quiet", "--gate", str(gate), cwd=tmp_path)
     assert gated.returncode == 1 and "gate FAILED" in gated.stdout and "f1 =" in gated.stdout
 
     config = tmp_path / "brief.toml"
     config.write_text("")
-    tuned = run_brief("--config", str(config), "eval", "--squad", str(squad), "--tune", "--out", str(out),
-                      "--quiet", cwd=tmp_path)
+    tuned = run_brief(
+        "--config", str(config), "eval", "--squad", str(squad), "--tune", "--out", str(out), "--quiet", cwd=tmp_path
+    )
     assert tuned.returncode == 0, tuned.stderr
     assert "term_match" in config.read_text() and (out / "tune.json").is_file()
 
@@ -75,3 +92,5 @@ def test_eval_bad_inputs_exit_2(tmp_path):
     assert result.returncode == 2 and "SQuAD" in result.stderr and "Traceback" not in result.stderr
     result = run_brief("eval", "--pipeline", "fancy", cwd=tmp_path)
     assert result.returncode == 2 and "unknown pipeline" in result.stderr
+    result = run_brief("eval", "--pipeline", "api", cwd=tmp_path)
+    assert result.returncode == 2 and "--url" in result.stderr

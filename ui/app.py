@@ -7,11 +7,8 @@ the index runs in one concurrency group ("assistant"), so the in-process model i
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from assistant.core import QuestionError  # noqa: E402
+from assistant.documents import UPLOAD_SUFFIXES, UploadRefused, add_document, remove_document  # noqa: E402
 from ui.render import (  # noqa: E402
     chat_text,
     documents_html,
@@ -30,10 +28,6 @@ from ui.render import (  # noqa: E402
     sources_html,
 )
 
-EXIT_USAGE = 2
-AUTH_USER = "brief"
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-UPLOAD_TYPES = [".txt", ".md", ".pdf", ".html"]
 GROUP = "assistant"
 STARTERS = [
     "Which critical minerals does Mali hold reserves of?",
@@ -41,28 +35,11 @@ STARTERS = [
     "Which country has Mali shifted its security partnerships towards?",
     "Why does Mali matter for U.S. counterterrorism?",
 ]
-SEEDS = Path("seeds")
-REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 _feedback_lock = threading.Lock()
 
 
-class UploadProblem(ValueError):
-    """An upload that is refused; the message is for the user."""
-
-
 # Helpers ----------------------------------------------------------------------------------------------
-def safe_filename(name: str) -> str:
-    """The basename with only [A-Za-z0-9._-] kept, no leading dots, at most 100 characters."""
-    base = os.path.basename(str(name).replace("\\", "/"))
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:90] or "document"
-    suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()
-    return f"{stem}.{suffix}" if suffix else stem
-
-
 def parse_history(history) -> list[dict]:
     """History for the API: a JSON string or a list of {role, content}; empty if None/''."""
     if history is None or history == "":
@@ -85,15 +62,6 @@ def append_feedback(path: Path, record: dict) -> None:
     line = json.dumps(record, ensure_ascii=False)
     with _feedback_lock, open(path, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
-
-
-def is_loopback(host: str) -> bool:
-    if host in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # The app ----------------------------------------------------------------------------------------------
@@ -166,65 +134,33 @@ def build_app(assistant) -> gr.Blocks:
 
     # Documents ------------------------------------------------------------------------------------
     def on_upload(file_path, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a progress bar)
-        from index.loaders import LoadError, load_document
-        from index.pipeline import index_paths
-
         if not file_path:
             return "No file.", *documents_view(), None
+        original = Path(file_path)
+        progress(0.1, desc="Checking the file")
         try:
-            progress(0.05, desc="Checking the file")
-            original = Path(file_path)
-            name = safe_filename(original.name)
-            suffix = Path(name).suffix.lower()
-            if suffix not in UPLOAD_TYPES:
-                raise UploadProblem(
-                    f"{original.name}: unsupported file type '{suffix or '(none)'}'; use {' '.join(UPLOAD_TYPES)}"
+            if original.stat().st_size > settings.max_upload_bytes:
+                raise UploadRefused(
+                    f"{original.name} is {original.stat().st_size / 1e6:.1f} MB; "
+                    f"the limit is {settings.max_upload_bytes / 1e6:.1f} MB"
                 )
-            size = original.stat().st_size
-            if size > MAX_UPLOAD_BYTES:
-                raise UploadProblem(
-                    f"{original.name} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-                )
-            data = original.read_bytes()
-            try:
-                load_document(Path(name), data=data)
-            except LoadError as exc:
-                raise UploadProblem(str(exc)) from exc
-            progress(0.25, desc="Saving")
-            settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-            dest = settings.uploads_dir / name
-            previous = dest.read_bytes() if dest.exists() else None
-            tmp = dest.with_name(f".{name}.part")
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
-            progress(0.4, desc="Indexing (embedding sentences)")
-            report = index_paths([dest], settings, progress=False, store=assistant.store)
-            if report.errors:
-                if previous is None:
-                    dest.unlink(missing_ok=True)
-                else:
-                    dest.write_bytes(previous)
-                raise UploadProblem("; ".join(report.errors))
-            progress(1.0, desc="Done")
-            if report.unchanged:
-                status = f"{name} is already indexed (unchanged)."
-            else:
-                n = assistant.store.documents().get(str(dest.resolve()))
-                status = f"Indexed {name}" + (f": {n.n_chunks} sentences." if n else ".")
-            gr.Info(status)
-        except UploadProblem as exc:
+            progress(0.3, desc="Indexing (embedding sentences)")
+            added = add_document(assistant.store, settings, original.name, original.read_bytes())
+        except UploadRefused as exc:
             gr.Warning(f"Upload refused: {exc}")
-            status = f"Upload refused: {exc}"
+            return f"Upload refused: {exc}", *documents_view(), None
+        progress(1.0, desc="Done")
+        if added.unchanged:
+            status = f"{added.name} is already indexed (unchanged)."
+        else:
+            status = f"Indexed {added.name}: {added.entry.n_chunks} sentences."
+        gr.Info(status)
         return status, *documents_view(), None
 
     def on_remove(path: str | None):
         if not path:
             return "Choose a document to remove.", *documents_view()
-        entry = assistant.store.documents().get(path)
-        assistant.store.remove_document(path)
-        uploads = settings.uploads_dir.resolve()
-        if Path(path).is_relative_to(uploads):
-            Path(path).unlink(missing_ok=True)
+        entry = remove_document(assistant.store, settings, path)
         name = entry.source if entry else path
         return f"Removed {name} from the index.", *documents_view()
 
@@ -288,10 +224,10 @@ def build_app(assistant) -> gr.Blocks:
                     retrieved = gr.HTML(retrieved_html(None), elem_id="retrieved", js_on_load=None)
         with gr.Accordion("Documents", open=False, elem_id="documents-panel"):
             gr.Markdown(
-                f"Add a document ({' '.join(UPLOAD_TYPES)}, up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB). "
+                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.max_upload_bytes / 1e6:.0f} MB). "
                 "It is checked before anything is saved, then indexed."
             )
-            upload = gr.File(label="Upload", file_types=UPLOAD_TYPES, type="filepath", elem_id="upload")
+            upload = gr.File(label="Upload", file_types=list(UPLOAD_SUFFIXES), type="filepath", elem_id="upload")
             upload_status = gr.Textbox(label="Status", interactive=False, elem_id="upload-status")
             docs = gr.HTML(elem_id="documents", js_on_load=None)
             with gr.Row():
@@ -330,51 +266,3 @@ def build_app(assistant) -> gr.Blocks:
 def _chain(first, rest):
     yield first
     yield from rest
-
-
-# Serving ----------------------------------------------------------------------------------------------
-def ensure_indexed(assistant) -> None:
-    """Index seeds/ when the store is empty."""
-    if assistant.store.count() > 0:
-        return
-    from index.pipeline import index_paths
-
-    seeds = SEEDS if SEEDS.is_dir() else REPO_SEEDS
-    print(f"brief: nothing indexed yet; indexing {seeds}/ …", file=sys.stderr)
-    report = index_paths([seeds], assistant.settings, progress=False, store=assistant.store)
-    for error in report.errors:
-        print(f"brief: error: {error}", file=sys.stderr)
-    print(f"brief: {report.summary()}", file=sys.stderr)
-
-
-def serve(settings, host: str = "127.0.0.1", port: int = 7860, password: str | None = None) -> int:
-    from assistant.core import Assistant
-
-    if not is_loopback(host) and not password:
-        print(
-            f"brief: error: serving on {host} makes the chat reachable from other machines; "
-            "set a password with --password (user 'brief') or use --host 127.0.0.1",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    assistant = Assistant(settings)
-    ensure_indexed(assistant)
-    assistant.warm_up()
-    demo = build_app(assistant)
-    try:
-        demo.launch(
-            server_name=host,
-            server_port=port,
-            auth=(AUTH_USER, password) if password else None,
-            auth_message="User name: brief" if password else None,
-            ssr_mode=False,
-            show_error=True,
-            max_file_size="10mb",
-            quiet=False,
-        )
-    except OSError as exc:
-        print(f"brief: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0

@@ -1,0 +1,119 @@
+"""POST /api/ask and POST /api/ask/stream (server-sent events)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from assistant.api.errors import ApiError, error_body
+from assistant.api.schemas import AnswerResponse, AskRequest
+from assistant.api.state import get_state
+from assistant.core import QuestionError, validate_question
+
+router = APIRouter(prefix="/api", tags=["ask"])
+
+
+def checked_question(state, question: str) -> str:
+    try:
+        return validate_question(question, state.settings)
+    except QuestionError as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+def checked_history(state, history: list[dict]) -> list[dict]:
+    """Earlier user turns go into the prompt, so they have the question's limits (assistant turns do not)."""
+    for n, turn in enumerate(history):
+        if turn["role"] == "user" and len(turn["content"]) > state.settings.max_question_chars:
+            raise ApiError(
+                400,
+                f"history turn {n} is {len(turn['content'])} characters long; a question's limit is "
+                f"{state.settings.max_question_chars}",
+            )
+    return history
+
+
+def model_failure(exc: Exception) -> ApiError:
+    """A model or store that cannot be reached is the server's condition, not a bug: 503 with the reason."""
+    from assistant.llm import ModelError
+    from index.store import StoreError
+
+    if isinstance(exc, ModelError | StoreError):
+        return ApiError(503, str(exc), headers={"Retry-After": "5"})
+    return None
+
+
+async def answer_of(state, question: str, history: list[dict]):
+    """The Assistant's answer, computed in a worker thread; a model or store failure becomes a 503."""
+    try:
+        return await state.run(state.assistant.ask, question, history)
+    except Exception as exc:
+        if (mapped := model_failure(exc)) is not None:
+            raise mapped from exc
+        raise
+
+
+@router.post("/ask", response_model=AnswerResponse, summary="Ask a question; the answer cites its sources")
+async def ask(body: AskRequest, request: Request) -> dict:
+    state = get_state(request)
+    question = checked_question(state, body.question)
+    history = checked_history(state, [t.model_dump() for t in body.history])
+    return (await answer_of(state, question, history)).to_public()
+
+
+def sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post(
+    "/ask/stream",
+    summary="Ask a question; stream the answer as server-sent events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "description": "One server-sent event.",
+                        "properties": {
+                            "event": {"type": "string", "enum": ["token", "answer", "error"]},
+                            "data": {"type": "string", "description": "JSON"},
+                        },
+                        "required": ["event", "data"],
+                    }
+                }
+            },
+            "description": '`event: token` events ({"text": ...}) while the model writes, then one '
+            "`event: answer` with the full answer JSON (as POST /api/ask returns; its text is authoritative "
+            'and may differ from the streamed tokens), or one `event: error` ({"error": {...}}).',
+        }
+    },
+)
+async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
+    state = get_state(request)
+    question = checked_question(state, body.question)
+    history = checked_history(state, [t.model_dump() for t in body.history])
+    items = state.start_stream(lambda: state.assistant.ask_stream(question, history))
+
+    async def events():
+        try:
+            async for kind, value in items:
+                if kind == "token":
+                    yield sse("token", {"text": value})
+                else:
+                    yield sse("answer", value.to_public())
+        except Exception as exc:
+            mapped = model_failure(exc)
+            if mapped is None:
+                import logging
+
+                logging.getLogger("brief.api").exception("streamed answer failed")
+                yield sse("error", error_body(500, "internal server error; see the server log"))
+            else:
+                yield sse("error", error_body(mapped.status_code, mapped.detail))
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

@@ -1,0 +1,70 @@
+"""One JSON error shape for every failure: {"error": {"message": ..., "type": ...}}, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("brief.api")
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(StarletteHTTPException):
+    """An error with a message for the caller; raised anywhere in a request (also from inside body reading)."""
+
+    def __init__(self, status_code: int, message: str, *, type: str | None = None, headers: dict | None = None):
+        super().__init__(status_code=status_code, detail=message, headers=headers)
+        self.type = type or ERROR_TYPES.get(status_code, "error")
+
+
+def error_body(status: int, message: str, type: str | None = None) -> dict:
+    return {"error": {"message": message, "type": type or ERROR_TYPES.get(status, "error")}}
+
+
+def error_response(status: int, message: str, type: str | None = None, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, message, type), status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and not isinstance(exc, ApiError):
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405 and not isinstance(exc, ApiError):
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        return error_response(exc.status_code, message, getattr(exc, "type", None), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return error_response(422, _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal server error; see the server log")

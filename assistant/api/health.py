@@ -1,0 +1,35 @@
+"""GET /healthz (the process is up) and GET /readyz (the index and the model are loaded)."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+
+from assistant.api.errors import ApiError
+from assistant.api.schemas import ErrorResponse, Status
+from assistant.api.state import get_state
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Status, summary="Liveness: the server process answers")
+async def healthz() -> dict:
+    return {"status": "ok", "detail": ""}
+
+
+@router.get(
+    "/readyz",
+    response_model=Status,
+    summary="Readiness: 200 once the index and the model are loaded, 503 before",
+    responses={503: {"model": ErrorResponse}},
+)
+async def readyz(request: Request) -> dict:
+    state = get_state(request)
+    state.require_ready()
+    try:
+        count = await anyio.to_thread.run_sync(state.assistant.store.count)
+    except Exception as exc:
+        raise ApiError(503, f"not ready: the index cannot be read: {exc}", headers={"Retry-After": "5"}) from exc
+    if count == 0:
+        raise ApiError(503, "not ready: nothing is indexed", headers={"Retry-After": "5"})
+    return {"status": "ready", "detail": f"{count} sentences indexed"}

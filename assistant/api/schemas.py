@@ -1,0 +1,122 @@
+"""Request and response bodies (they make the OpenAPI schema at /docs and /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.models import Citation, Timings
+
+MAX_TEXT = 20_000  # characters in any one message; the question limit itself is settings.max_question_chars
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TEXT)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=MAX_TEXT, examples=["Which critical minerals does Mali hold reserves of?"])
+    history: list[HistoryTurn] = Field(
+        default_factory=list, max_length=50, description="Earlier turns of this conversation, oldest first."
+    )
+
+
+class AnswerResponse(BaseModel):
+    """The `brief ask --json` shape."""
+
+    answer: str = Field(description="The answer; each sentence ends with [n] markers naming its citations.")
+    refused: bool
+    short_answer: str = ""
+    citations: list[Citation] = []
+    timings: Timings = Timings()
+    mode: str = Field(description="'generated', 'extractive' or 'refused'.")
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class Document(BaseModel):
+    id: str = Field(description="Stable id of the indexed document (use it to delete).")
+    source: str
+    n_chunks: int
+    kind: str
+
+
+class DocumentList(BaseModel):
+    documents: list[Document]
+
+
+class Status(BaseModel):
+    status: str
+    detail: str = ""
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = "text"
+    text: str = Field("", max_length=MAX_TEXT)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = Field(None, max_length=MAX_TEXT)
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat-completions request. Sampling options are accepted and ignored (answers are greedy)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(None, max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+
+
+class ChatChoiceMessage(BaseModel):
+    role: str = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatChoiceMessage
+    finish_reason: str = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage = Usage()
+    citations: list[Citation] = Field([], description="Extra field: the sources behind the [n] markers.")
+    refused: bool = Field(False, description="Extra field: the question could not be answered from the documents.")
+    mode: str = Field("generated", description="Extra field: 'generated', 'extractive' or 'refused'.")
+    short_answer: str = Field("", description="Extra field: the answering span of the best cited sentence.")
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int = 0
+    owned_by: str = "brief"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]

@@ -1,0 +1,107 @@
+"""Helpers shared by the server, web chat, backend and Chroma-server tests (no tests here): a free loopback port,
+an indexed data directory of the repository's seeds/, uvicorn serving an app in a thread, and the whole
+`brief serve` app (API + web chat) running on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "Which critical minerals does Mali hold reserves of?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def indexed_settings(data_dir: Path, **overrides):
+    """Settings for `data_dir`, with the repository's seeds/ indexed into it (real embedder, real Chroma)."""
+    from assistant import load_settings
+    from index.pipeline import index_paths
+
+    settings = load_settings(data_dir=str(data_dir), **overrides)
+    report = index_paths([ROOT / "seeds"], settings, progress=False)
+    assert report.errors == [], report.errors
+    return settings
+
+
+class UvicornThread:
+    """Serve an ASGI app on 127.0.0.1:<free port> in a daemon thread."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def child_server(argv: list[str], ready_url: str, timeout: float = 90) -> Iterator[None]:
+    """Run `argv` (a server) in a child process until `ready_url` answers 200; stop it afterwards."""
+    import subprocess
+
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(ready_url, timeout=timeout, process=process)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for_http(url: str, timeout: float = 60, process=None) -> None:
+    """Poll `url` until it answers 200 (or the process dies, or time runs out)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
+
+
+@contextlib.contextmanager
+def served(settings, **server_options) -> Iterator[tuple[str, object]]:
+    """What `brief serve` runs (API + web chat at "/") for `settings`, on a free loopback port, once ready:
+    yields (base URL, the Assistant)."""
+    from assistant import Assistant
+    from assistant.server import build_server_app
+
+    assistant = Assistant(settings)
+    app = build_server_app(assistant, settings, **server_options)
+    with UvicornThread(app) as running:
+        wait_for_http(running.url + "/readyz", timeout=120)
+        yield running.url, assistant
