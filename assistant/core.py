@@ -130,9 +130,13 @@ class Assistant:
         return self._retriever
 
     def warm_up(self) -> None:
-        """Load every model now rather than on the first question."""
-        self.retriever.view()
-        self.chat_model.invoke("Hi", max_tokens=1)
+        """Load every model now rather than on the first question: a first search warms the embedder (its
+        first calls are several times slower), and the model reads the system prompt, which it keeps cached
+        as the prefix of every prompt."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        self.retriever.retrieve(["warm up", "warm up the search"])
+        self.chat_model.invoke([SystemMessage(template("system")), HumanMessage("Hi")], max_tokens=1)
 
     # Answering -----------------------------------------------------------------------------------------
     def rank(self, question: str, history: Sequence[Turn | dict] | None = None, k: int = 10) -> list[Evidence]:

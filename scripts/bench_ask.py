@@ -1,5 +1,5 @@
 """Latency of `ask` on the brief: cold start (process start to answer, as `brief ask` runs it) and warm
-(one loaded Assistant answering the question set). Prints medians and p95s.
+(one loaded Assistant answering the question set), over a fresh index of seeds/. Prints medians and p95s.
 
     .venv/bin/python scripts/bench_ask.py [--cold-runs 3]
 """
@@ -10,6 +10,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,18 +27,21 @@ def main() -> None:
     from assistant import Assistant, load_settings
     from assistant.evaluation import load_questions, percentile
 
+    data_dir = tempfile.mkdtemp(prefix="brief-bench-")
+    brief = [sys.executable, "-m", "assistant.cli", "--data-dir", data_dir]
+    subprocess.run([*brief, "index", "seeds", "--quiet"], cwd=ROOT, check=True, capture_output=True)
     cold = []
     for _ in range(args.cold_runs):
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "assistant.cli", "ask", "Which critical minerals does Mali hold reserves of?"],
+            [*brief, "ask", "Which critical minerals does Mali hold reserves of?"],
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
         cold.append(time.perf_counter() - started)
 
-    assistant = Assistant(load_settings())
+    assistant = Assistant(load_settings(data_dir=data_dir))
     assistant.warm_up()
     warm, answered, refused = [], [], []
     for item in load_questions(args.questions):

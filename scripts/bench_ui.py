@@ -1,6 +1,6 @@
 """Time to first streamed token and to the full answer, measured through the web app's streaming endpoint.
 
-    .venv/bin/python scripts/bench_ui.py                    # start the app in-process (temporary index of seeds/)
+    .venv/bin/python scripts/bench_ui.py                    # start `brief serve`'s app in-process (temporary index)
     .venv/bin/python scripts/bench_ui.py --url http://127.0.0.1:7860/   # drive an app that is already running
 
 Uses gradio_client's `submit` on /ask_stream, which yields the answer text as it grows and, last, the final
@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+WARM_UP = "What does the brief say about Mali's neighbours?"
 QUESTIONS = [
     "Which critical minerals does Mali hold reserves of?",
     "Why is the United States re-engaging with Mali?",
@@ -42,23 +43,43 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_app(data_dir: str | None):
+    """What `brief serve` runs (web chat + API, one uvicorn server) on a free loopback port, in this process."""
     import os
+    import threading
+
+    import httpx
+    import uvicorn
 
     os.chdir(REPO)
     from assistant import Assistant, load_settings
-    from assistant.server import ensure_indexed
-    from ui.app import build_app
+    from assistant.server import build_server_app, ensure_indexed
 
     settings = load_settings(data_dir=data_dir or tempfile.mkdtemp(prefix="brief-bench-"))
     assistant = Assistant(settings)
     ensure_indexed(assistant)
-    assistant.warm_up()
-    demo = build_app(assistant)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, ssr_mode=False, quiet=True)
-    return demo, f"http://127.0.0.1:{port}/"
+    server = uvicorn.Server(
+        uvicorn.Config(build_server_app(assistant, settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    else:
+        raise SystemExit("the app did not become ready")
+
+    def stop():
+        server.should_exit = True
+
+    return stop, url + "/"
 
 
 def measure(client, question: str) -> tuple[float | None, float, str]:
@@ -88,13 +109,13 @@ def main(argv=None) -> int:
 
     from gradio_client import Client
 
-    demo = None
+    stop = None
     url = args.url
     if not url:
-        demo, url = start_app(args.data_dir)
+        stop, url = start_app(args.data_dir)
     try:
         client = Client(url, verbose=False, auth=("brief", args.password) if args.password else None)
-        measure(client, QUESTIONS[0])  # warm-up, not counted
+        measure(client, WARM_UP)  # not counted (and not one of the questions, whose prompt it would cache)
         firsts, totals = [], []
         print(f"{'first token':>12} {'full answer':>12}  question")
         for q in QUESTIONS:
@@ -115,8 +136,8 @@ def main(argv=None) -> int:
             f"p95 {percentile(totals, 0.95):.3f} s  ({len(totals)} questions)"
         )
     finally:
-        if demo is not None:
-            demo.close()
+        if stop is not None:
+            stop()
     return 0
 
 

@@ -134,7 +134,7 @@ SESSIONS = [
     ("What kind of government does Mali have?", "military"),
     ("Which alliance is Mali a significant player in?", "alliance of sahel states"),
     ("What is Mali a major producer of?", "gold"),
-    ("What kind of cooperation does the U.S. want to continue in the Sahel?", "intelligence"),
+    ("What might future engagements between the U.S. and Mali involve?", "negotiations"),
     ("What does the U.S. aim to respect while addressing its interests?", "sovereignty"),
 ]
 
