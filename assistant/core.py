@@ -244,19 +244,20 @@ class Assistant:
         texts = [e.chunk.text for e in evidence]
         verdicts, supported = verify_answer(generated, texts, self.settings.support_threshold)
         earlier = [t.content for t in turns if t.role == "user"]
+        needed = best_extract(content_terms(question), texts)  # what a quoted answer would need
+        cited_anywhere = {n for _, cited, _ in verdicts for n in cited}
         usable = (
             supported
             and not is_non_answer(generated)
             and adds_information(generated, question, earlier)
-            and any(1 in cited for _, cited, _ in verdicts)
+            and all(i + 1 in cited_anywhere for i in needed)
             and completeness(generated, texts[0], question) >= self.settings.completeness
         )
         if usable:
             parts = [(sentence, cited) for sentence, cited, _ in verdicts]
             mode = "generated"
         else:
-            chosen = best_extract(content_terms(question), texts)
-            parts = [(texts[i], [i + 1]) for i in chosen]
+            parts = [(texts[i], [i + 1]) for i in needed]
             mode = "extractive"
         numbering: dict[int, int] = {}
         rendered = []

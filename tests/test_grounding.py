@@ -89,3 +89,25 @@ def test_bm25_ranks_exact_terms_first():
     bm25 = BM25(["gold and lithium", "security cooperation", "lithium lithium uranium"])
     assert [i for i, _ in bm25.top("uranium", 3)] == [2]
     assert bm25.top("nothing matches", 3) == []
+
+
+def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
+    """The first sentence is on the topic, the second holds the asked-for word ('cooperation'): a model answer
+    citing only the first is not kept; one citing both is."""
+    from assistant import Assistant
+    from assistant.models import Chunk, Evidence
+
+    first = "The U.S. is likely to continue its diplomatic efforts to solidify its presence in the Sahel."
+    second = "The U.S. aims to strengthen its security in the Sahel, ensuring continued intelligence cooperation."
+    evidence = [
+        Evidence(chunk=Chunk(id=str(n), text=t, source="b.txt", section="", start=0, end=len(t)), quote=t, score=0.5)
+        for n, t in enumerate([first, second])
+    ]
+    question = "What kind of cooperation does the U.S. want to continue in the Sahel?"
+    from assistant.config import load_settings
+
+    assistant = Assistant(load_settings())
+    partial = assistant._compose(question, [], f"{first} [1]", evidence)
+    assert partial.mode == "extractive" and "intelligence cooperation" in partial.answer
+    both = assistant._compose(question, [], f"{first} [1] It wants continued intelligence cooperation. [2]", evidence)
+    assert both.mode == "generated" and [c.quote for c in both.citations] == [first, second]
