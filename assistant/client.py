@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.models import Answer, Citation
+from assistant.models import Answer, Citation, Timings
 
 
 class RemoteError(RuntimeError):
@@ -59,6 +59,7 @@ class OpenAIClient:
             citations=[Citation.model_validate(c) for c in extra.get("citations", [])],
             mode=extra.get("mode", "generated"),
             short_answer=extra.get("short_answer", ""),
+            timings=Timings.model_validate(extra.get("timings", {})),
             tokens_generated=completion.usage.completion_tokens if completion.usage else 0,
         )
 

@@ -424,6 +424,7 @@ def test_library_api_and_openai_endpoint_give_the_same_answers(server, assistant
                 expected.short_answer,
             ), (name, item["id"])
             assert [c.model_dump() for c in got.citations] == [c.model_dump() for c in expected.citations]
+            assert got.timings.total_s > 0, name  # the server's own timings come through both doors
 
 
 def test_remote_errors_are_clear(server):

@@ -108,6 +108,7 @@ class ChatCompletion(BaseModel):
     refused: bool = Field(False, description="Extra field: the question could not be answered from the documents.")
     mode: str = Field("generated", description="Extra field: 'generated', 'extractive' or 'refused'.")
     short_answer: str = Field("", description="Extra field: the answering span of the best cited sentence.")
+    timings: Timings = Field(Timings(), description="Extra field: the server's retrieval, generation and total time.")
 
 
 class ModelCard(BaseModel):
