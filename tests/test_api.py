@@ -436,3 +436,24 @@ def test_remote_errors_are_clear(server):
         OpenAIClient(server.url, "wrong").ask(QUESTION)
     with pytest.raises(RemoteError, match="cannot be reached"):
         ApiClient("http://127.0.0.1:9").ask(QUESTION)
+
+
+def test_an_unreachable_model_endpoint_is_503_and_a_stream_error_event(tmp_path):
+    """A remote backend with nothing listening: /api/ask answers 503 with Retry-After; the streams, whose 200
+    has gone out, end with an error event carrying the same message; no stack trace anywhere."""
+    from assistant import Assistant
+    from assistant.api import create_api
+
+    settings = indexed_settings(
+        tmp_path / ".brief", llm_backend="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model_name="none"
+    )
+    with UvicornThread(create_api(Assistant(settings), settings)) as running:
+        response = httpx.post(running.url + "/api/ask", json={"question": QUESTION}, timeout=120)
+        assert response.status_code == 503 and response.headers["Retry-After"]
+        assert "127.0.0.1:9" in error_of(response)["message"]
+        stream = httpx.post(running.url + "/api/ask/stream", json={"question": QUESTION}, timeout=120)
+        assert stream.status_code == 200 and "event: error" in stream.text and "Traceback" not in stream.text
+        assert '"type"' in stream.text and "127.0.0.1:9" in stream.text
+        body = {"model": "brief", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+        completion = httpx.post(running.url + "/v1/chat/completions", json=body, timeout=120)
+        assert "127.0.0.1:9" in completion.text and completion.text.rstrip().endswith("data: [DONE]")

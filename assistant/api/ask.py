@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -13,6 +14,7 @@ from assistant.api.state import get_state
 from assistant.core import QuestionError, validate_question
 
 router = APIRouter(prefix="/api", tags=["ask"])
+log = logging.getLogger("brief.api")
 
 
 def checked_question(state, question: str) -> str:
@@ -52,6 +54,16 @@ async def answer_of(state, question: str, history: list[dict]):
         if (mapped := model_failure(exc)) is not None:
             raise mapped from exc
         raise
+
+
+def stream_failure(exc: Exception) -> dict:
+    """The error body to send when a stream fails after its 200 status went out (503 for a model or store
+    that cannot be reached; anything else is logged and reported as a 500 without details)."""
+    mapped = model_failure(exc)
+    if mapped is None:
+        log.error("streamed answer failed", exc_info=exc)
+        return error_body(500, "internal server error; see the server log")
+    return error_body(mapped.status_code, mapped.detail)
 
 
 @router.post("/ask", response_model=AnswerResponse, summary="Ask a question; the answer cites its sources")
@@ -105,14 +117,7 @@ async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
                 else:
                     yield sse("answer", value.to_public())
         except Exception as exc:
-            mapped = model_failure(exc)
-            if mapped is None:
-                import logging
-
-                logging.getLogger("brief.api").exception("streamed answer failed")
-                yield sse("error", error_body(500, "internal server error; see the server log"))
-            else:
-                yield sse("error", error_body(mapped.status_code, mapped.detail))
+            yield sse("error", stream_failure(exc))
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -8,14 +8,15 @@ as `brief ask --json` has them (in the last chunk when streaming)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from assistant.api.ask import answer_of, checked_history, checked_question, model_failure
-from assistant.api.errors import ApiError, error_body
+from assistant.api.ask import answer_of, checked_history, checked_question, stream_failure
+from assistant.api.errors import ApiError
 from assistant.api.schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, ModelList
 from assistant.api.state import get_state
 
@@ -114,8 +115,6 @@ def _chunk(completion_id, created, model, delta: dict, finish_reason=None, **ext
 
 def _pieces(text: str) -> list[str]:
     """The answer in word-sized deltas (whitespace kept, so the deltas join back to the exact text)."""
-    import re
-
     return re.findall(r"\S+\s*|\s+", text)
 
 
@@ -147,15 +146,7 @@ def _stream(state, question, history, completion_id, created, model):
                     timings=public["timings"],
                 )
         except Exception as exc:
-            mapped = model_failure(exc)
-            if mapped is None:
-                import logging
-
-                logging.getLogger("brief.api").exception("streamed completion failed")
-                payload = error_body(500, "internal server error; see the server log")
-            else:
-                payload = error_body(mapped.status_code, mapped.detail)
-            yield f"data: {json.dumps(payload)}\n\n"
+            yield f"data: {json.dumps(stream_failure(exc))}\n\n"
         yield "data: [DONE]\n\n"
 
     return events()
