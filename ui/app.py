@@ -136,15 +136,9 @@ def build_app(assistant) -> gr.Blocks:
     def on_upload(file_path, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a progress bar)
         if not file_path:
             return "No file.", *documents_view(), None
-        original = Path(file_path)
-        progress(0.1, desc="Checking the file")
+        original = Path(file_path)  # Gradio has already refused files over max_upload_bytes
+        progress(0.3, desc="Checking and indexing (embedding sentences)")
         try:
-            if original.stat().st_size > settings.max_upload_bytes:
-                raise UploadRefused(
-                    f"{original.name} is {original.stat().st_size / 1e6:.1f} MB; "
-                    f"the limit is {settings.max_upload_bytes / 1e6:.1f} MB"
-                )
-            progress(0.3, desc="Indexing (embedding sentences)")
             added = add_document(assistant.store, settings, original.name, original.read_bytes())
         except UploadRefused as exc:
             gr.Warning(f"Upload refused: {exc}")
