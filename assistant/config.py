@@ -47,7 +47,12 @@ class Settings(BaseModel):
 
     dense_k: int = Field(20, ge=1, le=200, description="Sentences taken from the dense (Chroma) search.")
     lexical_k: int = Field(20, ge=1, le=200, description="Sentences taken from the BM25 search.")
-    evidence_k: int = Field(2, ge=1, le=20, description="Fused sentences shown to the model (its prompt size).")
+    evidence_k: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="Top sentences the prompt is picked from: the model sees only those a quoted answer needs.",
+    )
     coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
     rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
     min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
