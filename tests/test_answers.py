@@ -53,3 +53,22 @@ def test_streaming_ends_with_the_authoritative_answer(assistant):
 def test_bad_questions_raise_a_clear_error(assistant, question):
     with pytest.raises(QuestionError):
         assistant.ask(question)
+
+
+def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, monkeypatch):
+    prompts = []
+    model_class = type(assistant.chat_model)
+    real_stream = model_class.stream
+
+    def recording_stream(self, messages, *args, **kwargs):
+        prompts.append(messages[-1].content)
+        return real_stream(self, messages, *args, **kwargs)
+
+    monkeypatch.setattr(model_class, "stream", recording_stream)
+    one = assistant.ask("Why does Mali matter for U.S. counterterrorism?")
+    two = assistant.ask(MINERALS)  # lithium and uranium are named in two different sentences
+    assert "[1]" in prompts[0] and "[2]" not in prompts[0]
+    assert "[2]" in prompts[1] and "[3]" not in prompts[1]
+    for answer, prompt in [(one, prompts[0]), (two, prompts[1])]:
+        assert answer.citations and all(c.quote in prompt for c in answer.citations)
+        assert len(answer.retrieved) > len(answer.citations), "the retrieved list keeps every ranked candidate"
