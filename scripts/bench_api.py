@@ -28,8 +28,8 @@ SERVER = """
 import sys
 from assistant import load_settings
 from assistant.server import serve
-sys.exit(serve(load_settings(data_dir=sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), api_key=sys.argv[3],
-               ui=False))
+sys.exit(serve(load_settings(data_dir=sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
+               api_key=sys.argv[3] or None, ui=sys.argv[4] == "ui"))
 """
 
 
@@ -48,16 +48,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def spawned_server(timeout: float = 180):
-    """`assistant.server.serve` (API only) in a child process on a free loopback port, over a fresh data dir
-    (seeds/ indexed on start). Yields (url, api_key)."""
+def spawned_server(timeout: float = 180, ui: bool = False):
+    """`assistant.server.serve` (the API, and the web chat if `ui`) in a child process on a free loopback port,
+    over a fresh data dir (seeds/ indexed on start). Yields (url, api_key); the web chat has no key."""
     import httpx
 
-    port, key = free_port(), secrets.token_urlsafe(16)
+    port, key = free_port(), "" if ui else secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="brief-bench-") as tmp:
         env = os.environ | {"PYTHONPATH": str(ROOT)}
         process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(Path(tmp) / ".brief"), str(port), key],
+            [sys.executable, "-c", SERVER, str(Path(tmp) / ".brief"), str(port), key, "ui" if ui else "api"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

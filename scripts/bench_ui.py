@@ -1,25 +1,36 @@
-"""Time to first streamed token and to the full answer, measured through the web app's streaming endpoint.
+"""Time from pressing Enter in the web chat to the first streamed token, and to the full answer, measured in a
+real headless Chromium (Playwright) against `brief serve` running in its own process.
 
-    .venv/bin/python scripts/bench_ui.py                    # start `brief serve`'s app in-process (temporary index)
-    .venv/bin/python scripts/bench_ui.py --url http://127.0.0.1:7860/   # drive an app that is already running
+    .venv/bin/python scripts/bench_ui.py                                  # start `brief serve` (fresh index)
+    .venv/bin/python scripts/bench_ui.py --url http://127.0.0.1:7860/     # drive an app that is already running
 
-Uses gradio_client's `submit` on /ask_stream, which yields the answer text as it grows and, last, the final
-verified answer. Prints each question's figures, then median and p95. Not a test.
+The page itself keeps the clock (performance.now()): the start is the Enter keydown in the question box; the
+first token is the first text in the new answer bubble; the full answer is when the sources panel shows this
+question's final, verified answer. Refusals write no tokens, so they count only for the full answer.
+Prints each question's figures, then median and p95. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
+from bench_api import percentile, spawned_server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 WARM_UP = "What does the brief say about Mali's neighbours?"
 QUESTIONS = [
     "Which critical minerals does Mali hold reserves of?",
@@ -34,110 +45,94 @@ QUESTIONS = [
     "What is Mali's population?",
 ]
 
+# Installed once per page: stamps the Enter keydown, the first text of the newest answer bubble, and the
+# moment the sources panel holds the asked question's final answer.
+CLOCK = """
+() => {
+  const bots = () => document.querySelectorAll('#chat [data-testid="bot"]');
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && e.target.closest('#question')) {
+      window.__clock = {question: e.target.value.trim(), start: performance.now(), bots: bots().length,
+                        first: null, done: null, refused: null};
+    }
+  }, true);
+  new MutationObserver(() => {
+    const c = window.__clock;
+    if (!c || c.done !== null) return;
+    const all = bots();
+    if (c.first === null && all.length > c.bots && all[all.length - 1].innerText.trim()) c.first = performance.now();
+    for (const panel of document.querySelectorAll('#sources .brief-sources')) {
+      if (panel.dataset.question === c.question) {
+        c.done = performance.now();
+        c.refused = panel.dataset.state === 'refused';
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+def ask(page, question: str) -> dict:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    page.evaluate("() => { window.__clock = null; }")
+    box.press("Enter")
+    page.wait_for_function("() => window.__clock && window.__clock.done !== null", timeout=120_000)
+    clock = page.evaluate("() => window.__clock")
+    answer = page.locator('#chat [data-testid="bot"]').last.inner_text()
+    return {
+        "first_s": None if clock["refused"] else (clock["first"] - clock["start"]) / 1000,
+        "total_s": (clock["done"] - clock["start"]) / 1000,
+        "answer": answer,
+    }
 
 
-def start_app(data_dir: str | None):
-    """What `brief serve` runs (web chat + API, one uvicorn server) on a free loopback port, in this process."""
-    import os
-    import threading
+def run(url: str) -> None:
+    from playwright.sync_api import sync_playwright
 
-    import httpx
-    import uvicorn
-
-    os.chdir(REPO)
-    from assistant import Assistant, load_settings
-    from assistant.server import build_server_app, ensure_indexed
-
-    settings = load_settings(data_dir=data_dir or tempfile.mkdtemp(prefix="brief-bench-"))
-    assistant = Assistant(settings)
-    ensure_indexed(assistant)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_server_app(assistant, settings), host="127.0.0.1", port=port, log_level="warning")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        page.locator("#question textarea").wait_for()
+        page.evaluate(CLOCK)
+        ask(page, WARM_UP)  # not counted (and not one of the questions, whose prompt it would cache)
+        firsts, totals = [], []
+        print(f"{'first token':>12} {'full answer':>12}  question")
+        for question in QUESTIONS:
+            page.locator("#new-chat").click()  # each question on its own, as in a fresh conversation
+            page.wait_for_function("() => !document.querySelector('#chat [data-testid=\"bot\"]')")
+            result = ask(page, question)
+            totals.append(result["total_s"])
+            if result["first_s"] is not None:
+                firsts.append(result["first_s"])
+            first = f"{result['first_s']:10.3f} s" if result["first_s"] is not None else f"{'(refused)':>12}"
+            print(f"{first} {result['total_s']:10.3f} s  {question}  ->  {result['answer'][:60]!r}")
+        browser.close()
+    print()
+    print(
+        f"time to first token: median {statistics.median(firsts):.3f} s, p95 {percentile(firsts, 95):.3f} s "
+        f"({len(firsts)} streamed answers)"
     )
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    else:
-        raise SystemExit("the app did not become ready")
-
-    def stop():
-        server.should_exit = True
-
-    return stop, url + "/"
-
-
-def measure(client, question: str) -> tuple[float | None, float, str]:
-    started = time.perf_counter()
-    first = None
-    job = client.submit(question, "[]", api_name="/ask_stream")
-    last = ""
-    for out in job:
-        if first is None and out:
-            first = time.perf_counter() - started
-        last = out
-    total = time.perf_counter() - started
-    outputs = job.outputs()
-    if outputs:
-        last = outputs[-1]
-    if len(outputs) <= 1:  # refusals and other answers with no model text: nothing streamed
-        first = None
-    return first, total, last
+    print(
+        f"time to full answer: median {statistics.median(totals):.3f} s, p95 {percentile(totals, 95):.3f} s "
+        f"({len(totals)} questions)"
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", help="a running app; default: start one in-process")
-    parser.add_argument("--data-dir", help="index to use when starting in-process (default: a temporary one)")
-    parser.add_argument("--password", help="password of a protected app (user 'brief')")
+    parser.add_argument("--url", help="a running app; default: start `brief serve` in a child process")
     args = parser.parse_args(argv)
-
-    from gradio_client import Client
-
-    stop = None
-    url = args.url
-    if not url:
-        stop, url = start_app(args.data_dir)
-    try:
-        client = Client(url, verbose=False, auth=("brief", args.password) if args.password else None)
-        measure(client, WARM_UP)  # not counted (and not one of the questions, whose prompt it would cache)
-        firsts, totals = [], []
-        print(f"{'first token':>12} {'full answer':>12}  question")
-        for q in QUESTIONS:
-            first, total, final = measure(client, q)
-            totals.append(total)
-            if first is not None:
-                firsts.append(first)
-            shown = f"{first:10.3f} s" if first is not None else f"{'(none)':>12}"
-            print(f"{shown} {total:10.3f} s  {q}  ->  {final[:60]!r}")
-        print()
-        if firsts:
-            print(
-                f"time to first token: median {statistics.median(firsts):.3f} s, "
-                f"p95 {percentile(firsts, 0.95):.3f} s  ({len(firsts)} streamed answers)"
-            )
-        print(
-            f"time to full answer: median {statistics.median(totals):.3f} s, "
-            f"p95 {percentile(totals, 0.95):.3f} s  ({len(totals)} questions)"
-        )
-    finally:
-        if stop is not None:
-            stop()
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} not found; run .ci/install-browser", file=sys.stderr)
+        return 2
+    if args.url:
+        run(args.url)
+    else:
+        with spawned_server(ui=True) as (url, _):
+            run(url + "/")
     return 0
 
 

@@ -100,6 +100,27 @@ def test_feedback_is_recorded(page, app):
     assert records[-1]["citations"]
 
 
+def test_the_question_shows_before_the_answer_is_written(page):
+    """The page echoes the question as soon as Enter is pressed, not when the model's first token arrives."""
+    page.evaluate(
+        """() => {
+          const seen = window.__seen = {user: null, bot: null};
+          const before = document.querySelectorAll('#chat [data-testid="user"]').length;
+          new MutationObserver(() => {
+            const users = document.querySelectorAll('#chat [data-testid="user"]');
+            const bots = document.querySelectorAll('#chat [data-testid="bot"]');
+            if (seen.user === null && users.length > before) seen.user = performance.now();
+            if (seen.bot === null && bots.length > before && bots[bots.length - 1].innerText.trim())
+              seen.bot = performance.now();
+          }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    ask(page, "Why does the U.S. want to reduce its dependence on Chinese supply chains?")
+    seen = page.evaluate("() => window.__seen")
+    assert seen["user"] is not None and seen["bot"] is not None
+    assert seen["user"] < seen["bot"]
+
+
 def test_unanswerable_question_is_refused(page):
     answer = ask(page, "What is Mali's population?")
     assert "does not cover" in answer

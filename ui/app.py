@@ -18,7 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from assistant.core import QuestionError  # noqa: E402
+from assistant.core import QuestionError, validate_question  # noqa: E402
 from assistant.documents import UPLOAD_SUFFIXES, UploadRefused, add_document, remove_document  # noqa: E402
 from ui.render import (  # noqa: E402
     chat_text,
@@ -80,19 +80,18 @@ def build_app(assistant) -> gr.Blocks:
         chat = list(chat or [])
         turns = list(turns or [])
         records = dict(records or {})
-        question = (message or "").strip()
-        stream = assistant.ask_stream(question, history=turns)
         try:
-            first = next(stream)
+            question = validate_question(message, assistant.settings)
         except QuestionError as exc:
             gr.Warning(f"Cannot ask that: {exc}")
             yield chat, gr.skip(), gr.skip(), turns, records, message
             return
         chat.append({"role": "user", "content": chat_text(question)})
         chat.append({"role": "assistant", "content": ""})
+        yield chat, gr.skip(), gr.skip(), turns, records, ""  # the question shows at once, while the answer is made
         streamed = ""
         answer = None
-        for event, value in _chain(first, stream):
+        for event, value in assistant.ask_stream(question, history=turns):
             if event == "token":
                 streamed += value
                 chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
@@ -255,8 +254,3 @@ def build_app(assistant) -> gr.Blocks:
         gr.api(ask_stream, api_name="ask_stream", **common)
     demo.queue(default_concurrency_limit=1)
     return demo
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
