@@ -36,6 +36,9 @@ STARTERS = [
     "Why does Mali matter for U.S. counterterrorism?",
 ]
 
+# A redraw per token costs the browser more CPU than the model can spare on a 2-core laptop; ~10 a second reads
+# as smooth.
+REDRAW_EVERY_S = 0.1
 _feedback_lock = threading.Lock()
 
 
@@ -91,11 +94,14 @@ def build_app(assistant) -> gr.Blocks:
         yield chat, gr.skip(), gr.skip(), turns, records, ""  # the question shows at once, while the answer is made
         streamed = ""
         answer = None
+        shown_at = 0.0
         for event, value in assistant.ask_stream(question, history=turns):
             if event == "token":
                 streamed += value
-                chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                yield chat, gr.skip(), gr.skip(), turns, records, ""
+                if time.monotonic() - shown_at >= REDRAW_EVERY_S:  # the first token at once, then in bursts
+                    shown_at = time.monotonic()
+                    chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                    yield chat, gr.skip(), gr.skip(), turns, records, ""
             elif event == "answer":
                 answer = value
         chat[-1] = {"role": "assistant", "content": chat_text(answer.answer)}
@@ -229,14 +235,17 @@ def build_app(assistant) -> gr.Blocks:
 
         chat_outputs = [chatbot, sources, retrieved, turns, records, question]
         common = {"concurrency_id": GROUP, "concurrency_limit": 1}
-        send.click(respond, [question, chatbot, turns, records], chat_outputs, api_visibility="private", **common)
-        question.submit(respond, [question, chatbot, turns, records], chat_outputs, api_visibility="private", **common)
+        # The streamed answer is the progress indicator; Gradio's animated overlays would take the CPU the
+        # model needs on a small machine.
+        chat = {"api_visibility": "private", "show_progress": "hidden", **common}
+        send.click(respond, [question, chatbot, turns, records], chat_outputs, **chat)
+        question.submit(respond, [question, chatbot, turns, records], chat_outputs, **chat)
         for button, text in zip(starters, STARTERS, strict=True):
 
             def starter(chat, turns_, records_, _text=text):
                 yield from respond(_text, chat, turns_, records_)
 
-            button.click(starter, [chatbot, turns, records], chat_outputs, api_visibility="private", **common)
+            button.click(starter, [chatbot, turns, records], chat_outputs, **chat)
         clear.click(new_chat, None, chat_outputs, api_visibility="private")
         chatbot.clear(new_chat, None, chat_outputs, api_visibility="private")
         chatbot.like(on_like, [records], None, api_visibility="private")
