@@ -58,26 +58,44 @@ _NUMBER_WORDS = set(
     ]
 )
 _NAME_JOINERS = {"of", "the", "de", "du", "la", "le", "von", "van", "der", "den", "al", "bin", "da", "di", "y", "&"}
+KIND_WEIGHT = 10.0  # the wanted kind of span comes first; nearness to the question's words breaks ties
 _EDGE_WORDS = STOPWORDS | {"and", "or", "but", "which", "who", "that", "was", "were", "is", "are"}
 
 
+_WH = re.compile(r"\b(who|whom|whose|when|where|what|which|how)\b")
+_KINDS = [  # what the question's first wh-word, with the words after it, asks for
+    (
+        "number",
+        re.compile(
+            r"(how (many|much|long|old|far|large|big|tall|high|wide|deep|often)|"
+            r"what (percent|percentage|number|amount))\b"
+        ),
+    ),
+    ("date", re.compile(r"(when|(what|which) (year|century|date|time|decade|period))\b")),
+    ("person", re.compile(r"(who|whom|whose)\b")),
+    (
+        "place",
+        re.compile(
+            r"(where|(what|which) (country|city|place|region|river|town|state|continent|island|area|"
+            r"location))\b"
+        ),
+    ),
+]
+_NAMED = re.compile(r"\b(called|named|name of|the name)\b")
+
+
 def answer_type(question: str) -> str:
+    """The kind of span the question asks for, read from its first wh-word: 'Who led the troops when Cyprus
+    was conquered?' asks for a person, not a date."""
     q = question.lower()
-    if re.search(
-        r"\b(how (many|much|long|old|far|large|big|tall|high|wide|deep|often)|what (percent|percentage|number|amount))\b",
-        q,
-    ):
-        return "number"
-    if re.search(
-        r"\b(when|what year|which year|what century|which century|what date|what time|what decade|what period)\b", q
-    ):
-        return "date"
-    if re.search(r"\b(who|whom|whose)\b", q):
-        return "person"
-    if re.search(
-        r"\bwhere\b|\b(what|which) (country|city|place|region|river|town|state|continent|island|area|location)\b", q
-    ):
-        return "place"
+    wh = _WH.search(q)
+    if wh is None:
+        return "any"
+    for kind, pattern in _KINDS:
+        if pattern.match(q, wh.start()):
+            return kind
+    if wh.group() in {"what", "which"} and _NAMED.search(q):
+        return "name"
     return "any"
 
 
@@ -89,14 +107,15 @@ def _kind_score(tokens: list[str], kind: str) -> float:
         return 1.0 if numbers else 0.0
     if kind == "date":
         return 1.0 if dates else (0.4 if numbers else 0.0)
-    if kind in {"person", "place"}:
+    if kind in {"person", "place", "name"}:
         return 1.0 if capitalised else 0.0
     return 0.5
 
 
-def _trim(tokens: list[str], kind: str) -> tuple[int, int]:
-    """(offset, length) of the useful part: function words dropped at the edges; for a number, the number and
-    the words that count it; for a person or place, the capitalised stretch."""
+def _trim(tokens: list[str], kind: str) -> list[tuple[int, int]]:
+    """(offset, length) of the useful parts: function words dropped at the edges; for a number, the number and
+    the words that count it; for a name, each capitalised stretch ('Jean's nephew Maciot de Bethencourt' holds
+    two)."""
     lo, hi = 0, len(tokens)
     while lo < hi and tokens[lo].lower() in _EDGE_WORDS:
         lo += 1
@@ -105,7 +124,7 @@ def _trim(tokens: list[str], kind: str) -> tuple[int, int]:
     if kind == "number":
         for i in range(lo, hi):
             if _NUMBER.match(tokens[i]) or tokens[i].lower() in _NUMBER_WORDS:
-                return i, min(3, hi - i)
+                return [(i, min(3, hi - i))]
     if kind == "date":
         for i in range(lo, hi):
             t = tokens[i].lower()
@@ -121,18 +140,39 @@ def _trim(tokens: list[str], kind: str) -> tuple[int, int]:
                     )
                 ):
                     end += 1
-                return i, end - i
-    if kind in {"person", "place"}:
-        caps = [i for i in range(lo, hi) if tokens[i][:1].isupper()]
-        if caps:
-            end = caps[0] + 1  # the first run of capitalised words, joined by "of", "the", "de", ...
+                return [(i, end - i)]
+    if kind in {"person", "place", "name"}:
+        runs, i = [], lo
+        while i < hi:
+            if not tokens[i][:1].isupper():
+                i += 1
+                continue
+            end = i + 1  # a run of capitalised words, joined by "of", "the", "de", ...
             while end < hi and (
                 tokens[end][:1].isupper()
                 or (tokens[end].lower() in _NAME_JOINERS and end + 1 < hi and tokens[end + 1][:1].isupper())
             ):
                 end += 1
-            return caps[0], end - caps[0]
-    return lo, min(8, hi - lo)
+            runs.append((i, end - i))
+            i = end
+        if runs:
+            return runs
+    return [(lo, min(8, hi - lo))]
+
+
+def _names_the_asked(tokens: list[str], asked: list[bool], first: int, last: int) -> bool:
+    """A capitalised span running straight into a capitalised word of the question ('King' in 'King Harold II'
+    when Harold is asked about) is part of the question's own name, not an answer."""
+    if not all(t[:1].isupper() for t in tokens[first : last + 1]):
+        return False
+    touching = [i for i in (first - 1, last + 1) if 0 <= i < len(tokens)]
+    return any(asked[i] and tokens[i][:1].isupper() for i in touching)
+
+
+def _is_asked(token: str, question_stems: list[str]) -> bool:
+    """Does the question say this token (or a part of it: 'half-brother', "Robert's")?"""
+    parts = [p for p in re.findall(r"\w+", token.lower()) if p not in STOPWORDS and (len(p) > 2 or p.isdigit())]
+    return any(stems_match(stem(p), q) for p in parts for q in question_stems)
 
 
 def short_answer(question: str, sentence: str) -> str:
@@ -140,9 +180,7 @@ def short_answer(question: str, sentence: str) -> str:
     question_stems = [stem(w.lower()) for w in re.findall(r"\w+", question) if w.lower() not in STOPWORDS]
     matches = list(_TOKEN.finditer(sentence))
     tokens = [m.group() for m in matches]
-    asked = [
-        t.lower() not in STOPWORDS and any(stems_match(stem(t.lower()), q) for q in question_stems) for t in tokens
-    ]
+    asked = [_is_asked(t, question_stems) for t in tokens]
     kind = answer_type(question)
     segments: list[tuple[int, int]] = []
     start = None
@@ -156,16 +194,18 @@ def short_answer(question: str, sentence: str) -> str:
             start = i
     asked_positions = [i for i, a in enumerate(asked) if a]
     best, best_score = None, float("-inf")
-    for s, e in segments:
-        offset, length = _trim(tokens[s:e], kind)
-        first, last = s + offset, s + offset + length - 1
+    candidates = [(s + offset, length) for s, e in segments for offset, length in _trim(tokens[s:e], kind)]
+    for start, length in candidates:
+        first, last = start, start + length - 1
         span = tokens[first : last + 1]
         if not span or all(t.lower() in STOPWORDS for t in span):
             continue
         distance = min((min(abs(p - first), abs(p - last)) for p in asked_positions), default=10)
-        if first == 0 and kind in {"person", "place"} and length == 1:
+        if first == 0 and kind in {"person", "place", "name"} and length == 1:
             distance += 1  # every sentence starts with a capital
-        score = 2.0 * _kind_score(span, kind) - 0.15 * distance - 0.02 * length
+        if _names_the_asked(tokens, asked, first, last):
+            continue
+        score = KIND_WEIGHT * _kind_score(span, kind) - 0.15 * distance - 0.02 * length
         if score > best_score:
             best, best_score = (first, last), score
     if best is None:
