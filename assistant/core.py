@@ -21,7 +21,7 @@ from assistant.grounding import (
 )
 from assistant.models import Answer, Citation, Evidence, Timings, Turn
 from assistant.prompts import render, template
-from assistant.spans import short_answer
+from assistant.spans import missing_kind, short_answer
 from assistant.text import content_terms, content_words, words
 
 FOLLOW_UP_WORDS = frozenset(
@@ -164,6 +164,8 @@ class Assistant:
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
         top = ranked[: self.settings.evidence_k]
         evidence = [top[i] for i in best_extract(content_terms(question), [e.chunk.text for e in top])]
+        if reason is None and (kind := missing_kind(question, [e.chunk.text for e in evidence])):
+            reason = f" (the closest passages hold no {kind})"
         retrieved_at = time.perf_counter()
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
         if reason is not None:

@@ -175,6 +175,22 @@ def _is_asked(token: str, question_stems: list[str]) -> bool:
     return any(stems_match(stem(p), q) for p in parts for q in question_stems)
 
 
+def missing_kind(question: str, sentences: list[str]) -> str | None:
+    """'date' or 'number' when the question asks for one ('When ...?', 'How many ...?') and none of the
+    sentences holds one: they may share the question's words, but they do not answer it."""
+    kind = answer_type(question)
+    if kind not in {"date", "number"}:
+        return None
+    tokens = [m.group() for sentence in sentences for m in _TOKEN.finditer(sentence)]
+    found = any(
+        _NUMBER.match(t) or t.lower() in _NUMBER_WORDS
+        if kind == "number"
+        else _YEAR.match(t) or t.lower() in _MONTHS or t.lower() in {"century", "centuries"}
+        for t in tokens
+    )
+    return None if found else kind
+
+
 def short_answer(question: str, sentence: str) -> str:
     """The best answering span of `sentence`, or the whole sentence when nothing better stands out."""
     question_stems = [stem(w.lower()) for w in re.findall(r"\w+", question) if w.lower() not in STOPWORDS]

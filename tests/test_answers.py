@@ -24,7 +24,13 @@ def test_minerals_answer_is_cited_verbatim(assistant, brief_workspace):
 
 
 @pytest.mark.parametrize(
-    "question", ["What is Mali's population?", "Who is the president of Mali?", "In what year was Mali founded?"]
+    "question",
+    [
+        "What is Mali's population?",
+        "Who is the president of Mali?",
+        "In what year was Mali founded?",
+        "When did the United States start re-engaging with Mali's government?",  # the brief gives no date
+    ],
 )
 def test_questions_the_brief_does_not_answer_are_refused(assistant, question):
     answer = assistant.ask(question)

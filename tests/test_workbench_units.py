@@ -4,7 +4,7 @@ import pytest
 
 from assistant.evaluation import QuestionItem, compare, score_item, summarise
 from assistant.reports import diff_reports, render_html, render_markdown
-from assistant.spans import answer_type, short_answer
+from assistant.spans import answer_type, missing_kind, short_answer
 from assistant.squad import exact_match, normalize_answer, sample, score_squad, token_f1
 from assistant.workbench import gate, split, write_toml_values
 
@@ -156,3 +156,12 @@ def test_write_toml_values_keeps_other_settings(tmp_path):
     import tomllib
 
     assert tomllib.loads(config.read_text()) == {"data_dir": "x", "term_match": 0.7, "min_relevance": 0.2}
+
+
+def test_a_question_for_a_date_or_number_is_not_answered_by_sentences_without_one():
+    flooded = ["The river flooded the valley and the town."]
+    assert missing_kind("When did the river flood the valley?", flooded) == "date"
+    assert missing_kind("When did the river flood the valley?", ["In May 1995 the river flooded the valley."]) is None
+    assert missing_kind("How many towns did the river flood?", flooded) == "number"
+    assert missing_kind("How many towns did the river flood?", ["The river flooded several towns."]) is None
+    assert missing_kind("What did the river flood?", flooded) is None
