@@ -1,8 +1,8 @@
 """Short answers: the span of an evidence sentence that answers the question ("Rollo", "10th century").
 
 A pure, typed heuristic: the question word says what kind of span is wanted (a person, a date, a number, a
-place, or anything); the candidates are the stretches of the sentence that the question does not already say,
-and the one of the right kind nearest to the words the question shares with the sentence wins."""
+place, a name, or anything); the candidates are the stretches of the sentence that the question does not
+already say, and the one of the right kind nearest to the words the question shares with the sentence wins."""
 
 from __future__ import annotations
 
@@ -99,14 +99,20 @@ def answer_type(question: str) -> str:
     return "any"
 
 
+def _is_number(token: str) -> bool:
+    return bool(_NUMBER.match(token)) or token.lower() in _NUMBER_WORDS
+
+
+def _is_date(token: str) -> bool:
+    return bool(_YEAR.match(token)) or token.lower() in _MONTHS or token.lower() in {"century", "centuries"}
+
+
 def _kind_score(tokens: list[str], kind: str) -> float:
-    capitalised = sum(t[:1].isupper() for t in tokens)
-    numbers = sum(bool(_NUMBER.match(t)) or t.lower() in _NUMBER_WORDS for t in tokens)
-    dates = sum(bool(_YEAR.match(t)) or t.lower() in _MONTHS or t.lower() in {"century", "centuries"} for t in tokens)
+    capitalised = any(t[:1].isupper() for t in tokens)
     if kind == "number":
-        return 1.0 if numbers else 0.0
+        return 1.0 if any(map(_is_number, tokens)) else 0.0
     if kind == "date":
-        return 1.0 if dates else (0.4 if numbers else 0.0)
+        return 1.0 if any(map(_is_date, tokens)) else (0.4 if any(map(_is_number, tokens)) else 0.0)
     if kind in {"person", "place", "name"}:
         return 1.0 if capitalised else 0.0
     return 0.5
@@ -181,13 +187,8 @@ def missing_kind(question: str, sentences: list[str]) -> str | None:
     kind = answer_type(question)
     if kind not in {"date", "number"}:
         return None
-    tokens = [m.group() for sentence in sentences for m in _TOKEN.finditer(sentence)]
-    found = any(
-        _NUMBER.match(t) or t.lower() in _NUMBER_WORDS
-        if kind == "number"
-        else _YEAR.match(t) or t.lower() in _MONTHS or t.lower() in {"century", "centuries"}
-        for t in tokens
-    )
+    has_kind = _is_number if kind == "number" else _is_date
+    found = any(has_kind(m.group()) for sentence in sentences for m in _TOKEN.finditer(sentence))
     return None if found else kind
 
 
