@@ -166,6 +166,15 @@ def _trim(tokens: list[str], kind: str) -> list[tuple[int, int]]:
     return [(lo, min(8, hi - lo))]
 
 
+_LOCATIVE = {"in", "at", "to", "from", "near", "into", "across", "through", "towards", "toward", "of", "on", "off"}
+
+
+def _after_locative(tokens: list[str], first: int) -> bool:
+    """Is the span introduced by a preposition of place ('in the city of Deabolis', 'to southern Italy')?"""
+    before = [t.lower() for t in tokens[max(0, first - 3) : first]]
+    return any(t in _LOCATIVE for t in before)
+
+
 def _names_the_asked(tokens: list[str], asked: list[bool], first: int, last: int) -> bool:
     """A capitalised span running straight into a capitalised word of the question ('King' in 'King Harold II'
     when Harold is asked about) is part of the question's own name, not an answer."""
@@ -222,7 +231,10 @@ def short_answer(question: str, sentence: str) -> str:
             distance += 1  # every sentence starts with a capital
         if _names_the_asked(tokens, asked, first, last):
             continue
-        score = KIND_WEIGHT * _kind_score(span, kind) - 0.15 * distance - 0.02 * length
+        fit = _kind_score(span, kind)
+        if kind == "place" and not _after_locative(tokens, first):
+            fit *= 0.7
+        score = KIND_WEIGHT * fit - 0.15 * distance - 0.02 * length
         if score > best_score:
             best, best_score = (first, last), score
     if best is None:

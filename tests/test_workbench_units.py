@@ -55,6 +55,12 @@ def test_short_answers_pick_the_span_of_the_right_kind():
             "When finally Anna returned in 1041, at the invitation of her half-brother Sven, she brought gifts.",
             "Sven",
         ),
+        # a place is introduced by a preposition of place
+        (
+            "Where did the envoys sign the accord?",
+            "Hunger forced Magnus to sign the accord with the envoys in the town of Veldra.",
+            "Veldra",
+        ),
         # 'called' asks for a name
         (
             "What was the river port called?",
