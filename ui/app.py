@@ -237,15 +237,15 @@ def build_app(assistant) -> gr.Blocks:
         common = {"concurrency_id": GROUP, "concurrency_limit": 1}
         # The streamed answer is the progress indicator; Gradio's animated overlays would take the CPU the
         # model needs on a small machine.
-        chat = {"api_visibility": "private", "show_progress": "hidden", **common}
-        send.click(respond, [question, chatbot, turns, records], chat_outputs, **chat)
-        question.submit(respond, [question, chatbot, turns, records], chat_outputs, **chat)
+        chat_event = {"api_visibility": "private", "show_progress": "hidden", **common}
+        send.click(respond, [question, chatbot, turns, records], chat_outputs, **chat_event)
+        question.submit(respond, [question, chatbot, turns, records], chat_outputs, **chat_event)
         for button, text in zip(starters, STARTERS, strict=True):
 
             def starter(chat, turns_, records_, _text=text):
                 yield from respond(_text, chat, turns_, records_)
 
-            button.click(starter, [chatbot, turns, records], chat_outputs, **chat)
+            button.click(starter, [chatbot, turns, records], chat_outputs, **chat_event)
         clear.click(new_chat, None, chat_outputs, api_visibility="private")
         chatbot.clear(new_chat, None, chat_outputs, api_visibility="private")
         chatbot.like(on_like, [records], None, api_visibility="private")
