@@ -18,19 +18,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 from bench_api import percentile, spawned_server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.support import BROWSER_ARGS, CHROMIUM  # noqa: E402
+
 WARM_UP = "What does the brief say about Mali's neighbours?"
 QUESTIONS = [
     "Which critical minerals does Mali hold reserves of?",

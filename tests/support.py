@@ -13,6 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Which critical minerals does Mali hold reserves of?"
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/install-browser; never a downloaded browser
+BROWSER_ARGS = [  # without the networking flags Chromium keeps dialling out on this machine's closed network
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:

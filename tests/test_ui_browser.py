@@ -11,19 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import indexed_settings, served
+from tests.support import BROWSER_ARGS, CHROMIUM, indexed_settings, served
 
-CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 MINERALS = "Which critical minerals does Mali hold reserves of?"
 CITED = "holds reserves of critical minerals like lithium and uranium"
 UPLOAD_TEXT = (
