@@ -44,6 +44,15 @@ class Settings(BaseModel):
     llm_threads: int = Field(2, ge=1, le=256)
     llm_context: int = Field(2048, ge=256)
     max_answer_tokens: int = Field(64, ge=8, le=2048)
+    prompt_cache_mib: int = Field(
+        512, ge=0, description="RAM for the local model's cache of read prompts (0: off); see prefill_sentences."
+    )
+    prefill_sentences: int = Field(
+        100,
+        ge=0,
+        description="Indexed sentences the server has the local model read before it turns ready, so that a "
+        "question citing one of them costs the model only the question's own words (0: none).",
+    )
 
     dense_k: int = Field(20, ge=1, le=200, description="Sentences taken from the dense (Chroma) search.")
     lexical_k: int = Field(20, ge=1, le=200, description="Sentences taken from the BM25 search.")
@@ -52,6 +61,14 @@ class Settings(BaseModel):
         ge=1,
         le=20,
         description="Top sentences the prompt is picked from: the model sees only those a quoted answer needs.",
+    )
+    max_generated_sources: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="Most evidence sentences the model is asked to combine; when a quoted answer needs more, "
+        "the answer is that quote, at once. The bundled 135M model never wrote a two-source answer that passed "
+        "the checks (scripts/answer_modes.py); raise it for a bigger model.",
     )
     coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
     rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")

@@ -138,6 +138,24 @@ class Assistant:
         self.retriever.retrieve(["warm up", "warm up the search"])
         self.chat_model.invoke([SystemMessage(template("system")), HumanMessage("Hi")], max_tokens=1)
 
+    def prefill_prompt_cache(self, limit: int | None = None, progress=None) -> int:
+        """Have the local model read each indexed sentence (up to `limit`, default `prefill_sentences`) as the
+        first source of a prompt, so that a later question citing it costs the model only the question's own
+        words: the prompt cache keeps what was read. Returns how many sentences were read; 0 for a remote
+        model."""
+        if not getattr(self.chat_model, "keeps_prompt_cache", False):
+            return 0
+        limit = self.settings.prefill_sentences if limit is None else limit
+        # In sorted order: a prompt that shares its start with a cached one makes llama.cpp move that entry
+        # out of the cache into the slot, and so lose it, only when it shares more with it than with the
+        # prompt the slot holds; in sorted order the slot always holds the closest one read so far.
+        chunks = sorted(self.store.all_chunks()[:limit], key=lambda c: c.text) if limit > 0 else []
+        for done, chunk in enumerate(chunks, start=1):
+            self.chat_model.invoke(self._messages("", [], [chunk.text]), max_tokens=1)
+            if progress:
+                progress(done, len(chunks))
+        return len(chunks)
+
     # Answering -----------------------------------------------------------------------------------------
     def rank(self, question: str, history: Sequence[Turn | dict] | None = None, k: int = 10) -> list[Evidence]:
         """The retrieval ranking the answer is built from (for retrieval metrics), `k` deep."""
@@ -155,7 +173,8 @@ class Assistant:
 
     def ask_stream(self, question: str, history: Sequence[Turn | dict] | None = None) -> Iterator[tuple[str, object]]:
         """Yield ("token", str) while the model writes, then ("answer", Answer), which is authoritative: if
-        the streamed text fails the support check, the answer quotes the evidence instead."""
+        the streamed text fails the support check, the answer quotes the evidence instead. Evidence of more
+        than `max_generated_sources` sentences is quoted without asking the model (no tokens)."""
         started = time.perf_counter()
         question = validate_question(question, self.settings)
         turns = normalise_history(history)
@@ -173,14 +192,15 @@ class Assistant:
             yield "answer", self._refusal(reason, candidates, timings)
             return
 
-        messages = self._messages(question, turns, evidence)
         pieces: list[str] = []
-        for chunk in self.chat_model.stream(messages):
-            text = chunk.content if isinstance(chunk.content, str) else ""
-            if text:
-                pieces.append(text)
-                yield "token", text
-        generated = "".join(pieces).strip()
+        if len(evidence) <= self.settings.max_generated_sources:
+            messages = self._messages(question, turns, [e.chunk.text for e in evidence])
+            for chunk in self.chat_model.stream(messages):
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    pieces.append(text)
+                    yield "token", text
+        generated = "".join(pieces).strip()  # nothing written: the answer quotes the evidence
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
         answer = self._compose(question, turns, generated, evidence)
         answer.retrieved = ranked
@@ -236,10 +256,12 @@ class Assistant:
 
         return similar
 
-    def _messages(self, question: str, turns: list[Turn], evidence: list[Evidence]):
+    def _messages(self, question: str, turns: list[Turn], sources: list[str]):
+        """The prompt: system text, then the sources, then the question, in that order so that the part
+        shared with earlier prompts (system text and first source) comes first and is read from the cache."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        sources = "\n".join(f"[{i}] {e.chunk.text}" for i, e in enumerate(evidence, start=1))
+        sources = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
         earlier = [t.content for t in turns if t.role == "user"]
         history = f"Earlier question: {earlier[-1]}\n" if earlier else ""
         user = render("answer", sources=sources, history=history, question=question)

@@ -1,7 +1,8 @@
 """Latency of `ask` on the brief: cold start (process start to answer, as `brief ask` runs it) and warm
-(one loaded Assistant answering the question set), over a fresh index of seeds/. Prints medians and p95s.
+(one loaded Assistant answering the question set, warmed up as `brief serve` warms it: models loaded and the
+indexed sentences pre-read into the prompt cache), over a fresh index of seeds/. Prints medians and p95s.
 
-    .venv/bin/python scripts/bench_ask.py [--cold-runs 3]
+    .venv/bin/python scripts/bench_ask.py [--cold-runs 3] [--no-prefill]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--questions", type=Path, default=ROOT / "questions" / "brief.jsonl")
+    parser.add_argument("--no-prefill", action="store_true", help="skip pre-reading the indexed sentences")
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
@@ -43,6 +45,8 @@ def main() -> None:
 
     assistant = Assistant(load_settings(data_dir=data_dir))
     assistant.warm_up()
+    if not args.no_prefill:
+        assistant.prefill_prompt_cache()
     warm, answered, refused = [], [], []
     for item in load_questions(args.questions):
         history = [{"role": "user", "content": h} for h in item.history]

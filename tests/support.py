@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTION = "Which critical minerals does Mali hold reserves of?"
+QUESTION = "Which critical minerals does Mali hold reserves of?"  # its answer quotes two sentences
+MODEL_QUESTION = "Why does Mali matter for U.S. counterterrorism?"  # answered from one sentence: the model writes
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/install-browser; never a downloaded browser
 BROWSER_ARGS = [  # without the networking flags Chromium keeps dialling out on this machine's closed network
     "--headless",

@@ -72,9 +72,16 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
 
     monkeypatch.setattr(model_class, "stream", recording_stream)
     one = assistant.ask("Why does Mali matter for U.S. counterterrorism?")
+    assert len(prompts) == 1 and "[1]" in prompts[0] and "[2]" not in prompts[0]
+
     two = assistant.ask(MINERALS)  # lithium and uranium are named in two different sentences
-    assert "[1]" in prompts[0] and "[2]" not in prompts[0]
+    assert len(prompts) == 1, "a quote of two sentences is the answer, without asking the model"
+    assert two.mode == "extractive" and len(two.citations) == 2 and two.tokens_generated == 0
+    assert "lithium" in two.answer.lower() and "uranium" in two.answer.lower()
+
+    monkeypatch.setattr(assistant.settings, "max_generated_sources", 2)
+    combined = assistant.ask(MINERALS)
     assert "[2]" in prompts[1] and "[3]" not in prompts[1]
-    for answer, prompt in [(one, prompts[0]), (two, prompts[1])]:
+    for answer, prompt in [(one, prompts[0]), (combined, prompts[1])]:
         assert answer.citations and all(c.quote in prompt for c in answer.citations)
         assert len(answer.retrieved) > len(answer.citations), "the retrieved list keeps every ranked candidate"

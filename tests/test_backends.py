@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.support import QUESTION, child_server, free_port, indexed_settings
+from tests.support import MODEL_QUESTION, QUESTION, child_server, free_port, indexed_settings
 
 SERVER = textwrap.dedent(
     """
@@ -55,7 +55,11 @@ def test_openai_backend_answers_with_citations(llama_server, data_dir):
     from assistant import Assistant, load_settings
 
     settings = load_settings(
-        data_dir=str(data_dir), llm_backend="openai", llm_base_url=llama_server, llm_model_name="smollm2"
+        data_dir=str(data_dir),
+        llm_backend="openai",
+        llm_base_url=llama_server,
+        llm_model_name="smollm2",
+        max_generated_sources=2,  # as for a bigger remote model: it is asked to combine both sentences
     )
     assistant = Assistant(settings)
     assert isinstance(assistant.chat_model, ChatOpenAI)
@@ -93,7 +97,7 @@ def test_unreachable_openai_endpoint_is_a_model_error(data_dir):
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     settings = load_settings(data_dir=str(data_dir), llm_backend="openai", llm_base_url=url)
     with pytest.raises(ModelError, match="cannot be reached"):
-        Assistant(settings).ask(QUESTION)
+        Assistant(settings).ask(MODEL_QUESTION)
 
 
 def test_unreachable_ollama_endpoint_is_a_model_error(data_dir):
@@ -107,4 +111,4 @@ def test_unreachable_ollama_endpoint_is_a_model_error(data_dir):
     assistant = Assistant(settings)
     assert isinstance(assistant.chat_model, ChatOllama)
     with pytest.raises(ModelError, match="cannot be reached"):
-        assistant.ask(QUESTION)
+        assistant.ask(MODEL_QUESTION)

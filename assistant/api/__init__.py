@@ -77,12 +77,19 @@ def create_api(
 
 
 def warm_up_in_background(app: FastAPI) -> threading.Thread:
-    """Load the index and the model in a thread; the app turns ready when done (503 on /readyz until then)."""
+    """Load the index and the model, then have the model pre-read the indexed sentences (see
+    `Assistant.prefill_prompt_cache`), in a thread; the app turns ready when done (503 on /readyz until then)."""
     state: ApiState = app.state.brief
+
+    def reading(done: int, total: int) -> None:
+        state.not_ready_reason = f"the model is pre-reading the indexed sentences ({done}/{total})"
 
     def run():
         try:
             state.assistant.warm_up()
+            read = state.assistant.prefill_prompt_cache(progress=reading)
+            if read:
+                log.info("the model pre-read %d indexed sentences", read)
             state.mark_ready()
         except Exception as exc:  # noqa: BLE001 (reported by /readyz)
             log.exception("warm-up failed")
