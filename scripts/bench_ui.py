@@ -5,8 +5,9 @@ real headless Chromium (Playwright) against `brief serve` running in its own pro
     .venv/bin/python scripts/bench_ui.py --url http://127.0.0.1:7860/     # drive an app that is already running
 
 The page itself keeps the clock (performance.now()): the start is the Enter keydown in the question box; the
-first token is the first text in the new answer bubble; the full answer is when the sources panel shows this
-question's final, verified answer. Refusals write no tokens, so they count only for the full answer.
+first token is the first text in the new answer bubble (for an answer quoted without asking the model, the
+quote); the full answer is when both the bubble and the sources panel show this question's final, verified
+answer. Refusals write no tokens, so they count only for the full answer.
 Prints each question's figures, then median and p95. Not a test.
 """
 
@@ -51,9 +52,10 @@ CLOCK = """
   }, true);
   new MutationObserver(() => {
     const c = window.__clock;
-    if (!c || c.done !== null) return;
+    if (!c) return;
     const all = bots();
     if (c.first === null && all.length > c.bots && all[all.length - 1].innerText.trim()) c.first = performance.now();
+    if (c.done !== null) return;
     for (const panel of document.querySelectorAll('#sources .brief-sources')) {
       if (panel.dataset.question === c.question) {
         c.done = performance.now();
@@ -70,12 +72,14 @@ def ask(page, question: str) -> dict:
     box.fill(question)
     page.evaluate("() => { window.__clock = null; }")
     box.press("Enter")
-    page.wait_for_function("() => window.__clock && window.__clock.done !== null", timeout=120_000)
+    page.wait_for_function(
+        "() => window.__clock && window.__clock.done !== null && window.__clock.first !== null", timeout=120_000
+    )
     clock = page.evaluate("() => window.__clock")
     answer = page.locator('#chat [data-testid="bot"]').last.inner_text()
     return {
         "first_s": None if clock["refused"] else (clock["first"] - clock["start"]) / 1000,
-        "total_s": (clock["done"] - clock["start"]) / 1000,
+        "total_s": (max(clock["done"], clock["first"]) - clock["start"]) / 1000,
         "answer": answer,
     }
 
