@@ -92,17 +92,19 @@ def test_feedback_is_recorded(page, app):
 
 
 def test_the_question_shows_before_the_answer_is_written(page):
-    """The page echoes the question as soon as Enter is pressed, not when the model's first token arrives."""
+    """The page echoes the question as soon as Enter is pressed, not when the model's first token arrives;
+    then the model's answer streams in, drawn more than once before it is final."""
     page.evaluate(
         """() => {
-          const seen = window.__seen = {user: null, bot: null};
+          const seen = window.__seen = {user: null, bot: null, texts: []};
           const before = document.querySelectorAll('#chat [data-testid="user"]').length;
           new MutationObserver(() => {
             const users = document.querySelectorAll('#chat [data-testid="user"]');
             const bots = document.querySelectorAll('#chat [data-testid="bot"]');
             if (seen.user === null && users.length > before) seen.user = performance.now();
-            if (seen.bot === null && bots.length > before && bots[bots.length - 1].innerText.trim())
-              seen.bot = performance.now();
+            const text = bots.length > before ? bots[bots.length - 1].innerText.trim() : '';
+            if (seen.bot === null && text) seen.bot = performance.now();
+            if (text && text !== seen.texts[seen.texts.length - 1]) seen.texts.push(text);
           }).observe(document.body, {subtree: true, childList: true, characterData: true});
         }"""
     )
@@ -110,6 +112,7 @@ def test_the_question_shows_before_the_answer_is_written(page):
     seen = page.evaluate("() => window.__seen")
     assert seen["user"] is not None and seen["bot"] is not None
     assert seen["user"] < seen["bot"]
+    assert len(seen["texts"]) >= 2, "the answer arrived in one piece instead of streaming"
 
 
 def test_unanswerable_question_is_refused(page):
