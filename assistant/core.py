@@ -261,10 +261,10 @@ class Assistant:
         shared with earlier prompts (system text and first source) comes first and is read from the cache."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        sources = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
+        numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
         earlier = [t.content for t in turns if t.role == "user"]
         history = f"Earlier question: {earlier[-1]}\n" if earlier else ""
-        user = render("answer", sources=sources, history=history, question=question)
+        user = render("answer", sources=numbered, history=history, question=question)
         return [SystemMessage(template("system")), HumanMessage(user)]
 
     def _compose(self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence]) -> Answer:
