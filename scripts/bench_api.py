@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.evaluation import percentile  # noqa: E402
+
 QUESTIONS = ROOT / "questions" / "brief.jsonl"
 
 SERVER = """
@@ -31,14 +35,6 @@ from assistant.server import serve
 sys.exit(serve(load_settings(data_dir=sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
                api_key=sys.argv[3] or None, ui=sys.argv[4] == "ui"))
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def free_port() -> int:
@@ -110,9 +106,9 @@ def bench(url: str, api_key: str | None, questions: list[dict]) -> dict:
         "questions": len(questions),
         "failures": failures,
         "client_median_s": round(statistics.median(client_s), 3) if client_s else None,
-        "client_p95_s": round(percentile(client_s, 95), 3) if client_s else None,
+        "client_p95_s": round(percentile(client_s, 0.95), 3) if client_s else None,
         "server_median_s": round(statistics.median(server_s), 3) if server_s else None,
-        "server_p95_s": round(percentile(server_s, 95), 3) if server_s else None,
+        "server_p95_s": round(percentile(server_s, 0.95), 3) if server_s else None,
     }
 
 

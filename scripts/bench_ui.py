@@ -21,8 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from bench_api import percentile, spawned_server  # noqa: E402
+from bench_api import spawned_server  # noqa: E402
 
+from assistant.evaluation import percentile  # noqa: E402
 from tests.support import BROWSER_ARGS, CHROMIUM  # noqa: E402
 
 WARM_UP = "What does the brief say about Mali's neighbours?"
@@ -109,11 +110,11 @@ def run(url: str) -> None:
         browser.close()
     print()
     print(
-        f"time to first token: median {statistics.median(firsts):.3f} s, p95 {percentile(firsts, 95):.3f} s "
+        f"time to first token: median {statistics.median(firsts):.3f} s, p95 {percentile(firsts, 0.95):.3f} s "
         f"({len(firsts)} streamed answers)"
     )
     print(
-        f"time to full answer: median {statistics.median(totals):.3f} s, p95 {percentile(totals, 95):.3f} s "
+        f"time to full answer: median {statistics.median(totals):.3f} s, p95 {percentile(totals, 0.95):.3f} s "
         f"({len(totals)} questions)"
     )
 

@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import QUESTIONS, load_questions, percentile, spawned_server  # noqa: E402
+from bench_api import QUESTIONS, load_questions, spawned_server  # noqa: E402
+
+from assistant.evaluation import percentile  # noqa: E402
 
 
 def contains_all(text: str, facts: list[str]) -> bool:
@@ -133,7 +135,7 @@ async def load_test(url, api_key, clients, duration, max_requests, question_file
         "without_facts_not_replayed": unchecked,
         "throughput_per_s": round(len(lat) / wall, 2) if wall else 0,
         "latency_median_s": round(statistics.median(lat), 2) if lat else None,
-        "latency_p95_s": round(percentile(lat, 95), 2) if lat else None,
+        "latency_p95_s": round(percentile(lat, 0.95), 2) if lat else None,
         "error_samples": results["errors"][:5],
         "mixed_samples": results["mixed"][:5],
         "history_dependent_samples": results["history_dependent"][:3],
