@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,6 +48,19 @@ FOLLOW_UP_WORDS = frozenset(
         "latter",
     ]
 )
+
+
+@dataclass
+class Decision:
+    """What retrieval decided before any text is written: `reason` is None unless the question is refused."""
+
+    ranked: list[Evidence]
+    evidence: list[Evidence]
+    reason: str | None
+
+    @property
+    def refused(self) -> bool:
+        return self.reason is not None
 
 
 class QuestionError(ValueError):
@@ -179,17 +193,13 @@ class Assistant:
         question = validate_question(question, self.settings)
         turns = normalise_history(history)
         candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.coverage_k)
-        ranked, reason = self._rank_by_coverage(question, turns, candidates)
-        # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
-        top = ranked[: self.settings.evidence_k]
-        evidence = [top[i] for i in best_extract(content_terms(question), [e.chunk.text for e in top])]
-        if reason is None and (kind := missing_kind(question, [e.chunk.text for e in evidence])):
-            reason = f" (the closest passages hold no {kind})"
+        decision = self.decide(question, turns, candidates)
+        ranked, evidence = decision.ranked, decision.evidence
         retrieved_at = time.perf_counter()
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
-        if reason is not None:
+        if decision.refused:
             timings.total_s = round(time.perf_counter() - started, 4)
-            yield "answer", self._refusal(reason, candidates, timings)
+            yield "answer", self._refusal(decision.reason, candidates, timings)
             return
 
         pieces: list[str] = []
@@ -208,6 +218,18 @@ class Assistant:
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         yield "answer", answer
+
+    def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
+        """Everything about a question that needs no model text: the candidates in coverage order, the
+        sentences the answer rests on, and whether to refuse. The evaluation workbench scores refusals and
+        short answers from it without generating."""
+        ranked, reason = self._rank_by_coverage(question, turns, candidates)
+        # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
+        top = ranked[: self.settings.evidence_k]
+        evidence = [top[i] for i in best_extract(content_terms(question), [e.chunk.text for e in top])]
+        if reason is None and (kind := missing_kind(question, [e.chunk.text for e in evidence])):
+            reason = f" (the closest passages hold no {kind})"
+        return Decision(ranked=ranked, evidence=evidence, reason=reason)
 
     def _rank_by_coverage(
         self, question: str, turns: list[Turn], candidates: list[Evidence]

@@ -85,3 +85,25 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
     for answer, prompt in [(one, prompts[0]), (combined, prompts[1])]:
         assert answer.citations and all(c.quote in prompt for c in answer.citations)
         assert len(answer.retrieved) > len(answer.citations), "the retrieved list keeps every ranked candidate"
+
+
+def test_tuning_counts_the_refusals_ask_makes(tmp_path):
+    """`brief eval --tune` scores refusals from `Assistant.decide`, the decision `ask` acts on: a question for a
+    date that the one relevant sentence does not hold is refused by both, and counted refused."""
+    from assistant import Assistant, load_settings
+    from assistant.core import retrieval_queries
+    from assistant.evaluation import QuestionItem
+    from assistant.workbench import refusal_rates
+    from index.pipeline import index_paths
+
+    (tmp_path / "river.txt").write_text("The river flooded the valley and several towns.\n", encoding="utf-8")
+    settings = load_settings(data_dir=str(tmp_path / ".brief"))
+    assert index_paths([tmp_path / "river.txt"], settings, progress=False).errors == []
+    assistant = Assistant(settings)
+    when = "When did the river flood the valley?"
+    answer = assistant.ask(when)
+    assert answer.refused and "date" in answer.answer
+    candidates = assistant.retriever.retrieve(retrieval_queries(when, []), k=settings.coverage_k)
+    assert assistant.decide(when, [], candidates).refused
+    item = QuestionItem(id="when", question=when, answerable=False)
+    assert refusal_rates(assistant, [(item, [], candidates)])["unanswerable_refused"] == 1.0
