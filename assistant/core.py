@@ -221,8 +221,8 @@ class Assistant:
 
     def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
         """Everything about a question that needs no model text: the candidates in coverage order, the
-        sentences the answer rests on, and whether to refuse. The evaluation workbench scores refusals and
-        short answers from it without generating."""
+        sentences the answer rests on, and whether to refuse. `brief eval --tune` and
+        scripts/squad_ceiling.py score refusals (and short answers) from it without generating."""
         ranked, reason = self._rank_by_coverage(question, turns, candidates)
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
         top = ranked[: self.settings.evidence_k]
