@@ -26,6 +26,7 @@ from assistant.api.state import ApiState, Limits
 __all__ = ["ApiError", "Limits", "create_api", "warm_up_in_background"]
 
 log = logging.getLogger("brief.api")
+ROUTE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def create_api(
@@ -61,12 +62,7 @@ def create_api(
     app.include_router(documents.router, dependencies=secured)
     app.include_router(openai_compat.router, dependencies=secured)
     for prefix in API_PREFIXES:  # before anything mounted at "/" later (the web chat) can answer for them
-        app.add_api_route(
-            prefix + "{rest:path}",
-            no_such_route,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            include_in_schema=False,
-        )
+        app.add_api_route(prefix + "{rest:path}", no_such_route, methods=ROUTE_METHODS, include_in_schema=False)
 
     app.add_middleware(
         BodyLimitMiddleware,
@@ -95,19 +91,20 @@ def create_api(
 
 async def no_such_route(request: Request):
     """Unknown /api and /v1 paths: 404, or 405 when the path exists for other methods, in the error shape."""
-    scope = dict(request.scope, method="GET")
-    other_methods = sorted(
+    others = [
         method
-        for route in request.app.router.routes
-        if getattr(route, "endpoint", None) is not no_such_route and hasattr(route, "methods")
-        for method in route.methods
-        if route.matches(dict(scope, method=method))[0] == Match.FULL
-    )
-    if other_methods:
+        for method in ROUTE_METHODS
+        if any(
+            route.matches(dict(request.scope, method=method))[0] == Match.FULL
+            for route in request.app.router.routes
+            if getattr(route, "endpoint", None) is not no_such_route
+        )
+    ]
+    if others:
         raise ApiError(
             405,
-            f"method {request.method} is not allowed on {request.url.path}; use {', '.join(other_methods)}",
-            headers={"Allow": ", ".join(other_methods)},
+            f"method {request.method} is not allowed on {request.url.path}; use {', '.join(others)}",
+            headers={"Allow": ", ".join(others)},
         )
     raise ApiError(404, f"no such endpoint: {request.method} {request.url.path}")
 
