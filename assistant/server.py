@@ -50,8 +50,8 @@ def ensure_indexed(assistant, seeds: Path | None = None) -> None:
 
 # What the chat's login page needs before the login: the page itself, its scripts, styles and icons, and the
 # login form's target. Nothing here reads documents or answers questions.
-LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/login/", "/favicon.ico", "/theme.css", "/manifest.json", "/robots.txt"})
-LOGIN_PAGE_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/theme.css")
+LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/login/", "/theme.css", "/favicon.ico"})
+LOGIN_PAGE_PREFIXES = ("/assets/", "/static/")
 
 
 def public_route(method: str, path: str) -> bool:
@@ -91,6 +91,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
                 else None,
                 ssr_mode=False,
                 max_file_size=settings.max_upload_bytes,
+                run_history=False,  # no run records kept in the browser or sent to a Hugging Face bucket
             )
             # Gradio checks that a file handed to an event was received by its upload route only for Blocks it
             # launched itself (processing_utils._check_allowed returns early unless `has_launched`); mounted
