@@ -143,8 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web chat and the HTTP API (docs at /docs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--api-key", help="require this bearer key on /api and /v1 (or set BRIEF_API_KEY)")
-    p.add_argument("--password", help="web chat password, user 'brief' (or set BRIEF_PASSWORD)")
+    p.add_argument(
+        "--api-key",
+        help="a secret every route but /healthz and /readyz needs (or set BRIEF_API_KEY); /api and /v1 "
+        "take it as 'Authorization: Bearer KEY', the web chat's login as the password of user 'brief'",
+    )
+    p.add_argument("--password", help="the same for a password (or set BRIEF_PASSWORD); either secret opens every door")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -1,4 +1,4 @@
-"""The HTTP API: `create_api(assistant, settings, api_key)` returns a FastAPI app with
+"""The HTTP API: `create_api(assistant, settings, api_key, password=...)` returns a FastAPI app with
 
 - POST /api/ask, POST /api/ask/stream (server-sent events)
 - GET/POST /api/documents, DELETE /api/documents/{id}
