@@ -219,8 +219,9 @@ def test_unknown_routes_and_methods_are_json_errors(http):
 
 
 def test_openapi_docs_are_served(server):
-    assert httpx.get(server.url + "/docs").status_code == 200
-    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+    assert httpx.get(server.url + "/docs").status_code == 401  # guarded like every route but health
+    assert httpx.get(server.url + "/docs", headers=AUTH).status_code == 200
+    paths = httpx.get(server.url + "/openapi.json", headers=AUTH).json()["paths"]
     assert {
         "/api/ask",
         "/api/ask/stream",

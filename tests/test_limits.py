@@ -55,6 +55,15 @@ def test_every_door_refuses_the_same_history_with_the_same_message(app, case, hi
         Client(url + "/", verbose=False).predict(QUESTION, json.dumps(history), api_name="/ask")
 
 
+def test_the_body_limit_holds_at_the_api_and_the_chat(app):
+    url, _ = app
+    big = {"question": "Why? " * 300_000}  # 1.5 MB, over max_request_bytes
+    for path in ("/api/ask", "/v1/chat/completions", "/gradio_api/queue/join", "/gradio_api/call/ask"):
+        response = httpx.post(url + path, json=big, timeout=60)
+        assert response.status_code == 413, (path, response.status_code)
+        assert "larger than the limit of 1048576 bytes" in response.json()["error"]["message"]
+
+
 def test_history_at_the_limit_is_answered(app):
     url, _ = app
     history = [{"role": "user", "content": "Tell me about Mali."}, {"role": "assistant", "content": "Sure."}] * 25

@@ -17,7 +17,7 @@ import logging
 import threading
 
 from fastapi import Depends, FastAPI, Request
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from assistant.api.errors import ApiError, install_error_handlers
 from assistant.api.security import API_PREFIXES, BodyLimitMiddleware, SecretGate, bearer
@@ -27,6 +27,8 @@ __all__ = ["ApiError", "Limits", "create_api", "warm_up_in_background"]
 
 log = logging.getLogger("brief.api")
 ROUTE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# The web chat's routes that take a question (when it is mounted at "/"): the same JSON body limit as the API.
+CHAT_EVENT_PREFIXES = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 
 
 def create_api(
@@ -68,7 +70,7 @@ def create_api(
         BodyLimitMiddleware,
         default_limit=settings.max_request_bytes,
         limits={documents.UPLOAD_PATH: settings.max_upload_bytes + (64 << 10)},  # + multipart framing
-        prefixes=API_PREFIXES,
+        prefixes=(*API_PREFIXES, *CHAT_EVENT_PREFIXES),
     )
     state = app.state.brief
     app.add_middleware(
@@ -97,7 +99,7 @@ async def no_such_route(request: Request):
         if any(
             route.matches(dict(request.scope, method=method))[0] == Match.FULL
             for route in request.app.router.routes
-            if getattr(route, "endpoint", None) is not no_such_route
+            if getattr(route, "endpoint", None) is not no_such_route and not isinstance(route, Mount)  # the chat
         )
     ]
     if others:
