@@ -124,6 +124,7 @@ def test_every_route_under_every_secret_and_credential(servers):
     open_doors, locked_out, checked = [], [], 0
     for name, (url, routes) in servers.items():
         assert set(routes) >= MUST_COVER, MUST_COVER - set(routes)
+        forged = {cookie: "forged" for cookie in chat_cookie(url, right_secrets(name)[0])} if SECRETS[name] else {}
         for method, path in routes:
             is_api = path.startswith(("/api/", "/v1/"))
             for column, credential in enumerate(CREDENTIALS):
@@ -134,8 +135,8 @@ def test_every_route_under_every_secret_and_credential(servers):
                         else (lambda s=secret, u=url, n=name: ({}, chat_cookie(u, s) if SECRETS[n] else {}))
                         for secret in right_secrets(name)
                     ]
-                elif credential == "wrong":
-                    attempts = [lambda: ({"Authorization": "Bearer not-the-secret"}, {"access-token-x": "forged"})]
+                elif credential == "wrong":  # a wrong secret, and the chat's login cookies with a forged token
+                    attempts = [lambda f=forged: ({"Authorization": "Bearer not-the-secret"}, f)]
                 else:
                     attempts = [lambda: ({}, {})]
                 expected = True if (method, path) in OPEN else EXPECTED[name][column]
