@@ -31,34 +31,39 @@ def cmd_index(args, settings) -> int:
     return 1 if report.errors else 0
 
 
-def _read_history(path: str | None) -> list[dict]:
+def _read_history(path: str | None, settings) -> list[dict]:
+    """The --history file's turns, within the limits every door applies; ValueError names the file."""
     if not path:
         return []
     from pydantic import TypeAdapter, ValidationError
 
+    from assistant.core import QuestionError, validate_history
     from assistant.models import Turn
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return [t.model_dump() for t in TypeAdapter(list[Turn]).validate_python(data)]
+        turns = TypeAdapter(list[Turn]).validate_python(data)
+        return [t.model_dump() for t in validate_history(turns, settings)]
     except OSError as exc:
         raise ValueError(f"cannot read history file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"history file {path} is not UTF-8 text (a binary file?): {exc.reason}") from exc
     except (json.JSONDecodeError, ValidationError) as exc:
         raise ValueError(
             f'history file {path} must be a JSON list of {{"role": "user"|"assistant", "content": str}}: '
             f"{str(exc).splitlines()[0]}"
         ) from exc
+    except QuestionError as exc:
+        raise ValueError(f"history file {path}: {exc}") from exc
 
 
 def cmd_ask(args, settings) -> int:
-    from assistant.core import Assistant, QuestionError, validate_question
+    from assistant.core import Assistant, validate_question
 
     try:
         question = validate_question(args.question, settings)
-        history = _read_history(args.history)
-    except QuestionError as exc:
-        return fail(str(exc), EXIT_USAGE)
-    except ValueError as exc:
+        history = _read_history(args.history, settings)
+    except ValueError as exc:  # QuestionError included
         return fail(str(exc), EXIT_USAGE)
     assistant = Assistant(settings)
     if assistant.store.count() == 0:
@@ -138,8 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web chat and the HTTP API (docs at /docs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--api-key", help="require this bearer key on /api and /v1 (or set BRIEF_API_KEY)")
-    p.add_argument("--password", help="web chat password, user 'brief' (or set BRIEF_PASSWORD)")
+    p.add_argument(
+        "--api-key",
+        help="a secret every route but /healthz and /readyz needs (or set BRIEF_API_KEY); /api and /v1 "
+        "take it as 'Authorization: Bearer KEY', the web chat's login as the password of user 'brief'",
+    )
+    p.add_argument("--password", help="the same for a password (or set BRIEF_PASSWORD); either secret opens every door")
     p.set_defaults(func=cmd_serve)
     return parser
 

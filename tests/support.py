@@ -115,3 +115,39 @@ def served(settings, **server_options) -> Iterator[tuple[str, object]]:
     with UvicornThread(app) as running:
         wait_for_http(running.url + "/readyz", timeout=120)
         yield running.url, assistant
+
+
+def gradio_event(client, fn_index: int, data: list, session_hash: str, timeout: float = 120) -> list[dict]:
+    """Run one event of the web chat the way its page does, over raw HTTP: POST /gradio_api/queue/join, then
+    read GET /gradio_api/queue/data until the event completes; returns the messages received."""
+    import json
+
+    joined = client.post(
+        "/gradio_api/queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None},
+    )
+    joined.raise_for_status()
+    messages = []
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}, timeout=timeout) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[len("data:") :])
+                messages.append(message)
+                if message.get("msg") in {"process_completed", "close_stream"}:
+                    break
+    return messages
+
+
+def chat_fn_index(config: dict, elem_id: str, trigger: str) -> int:
+    """The index of the chat's event that `trigger` ("upload", "click", …) on the component `elem_id` runs."""
+    (component,) = [c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id]
+    for dependency in config["dependencies"]:
+        if [component, trigger] in [list(t) for t in dependency["targets"]]:
+            return dependency["id"]
+    raise LookupError(f"no {trigger} event on #{elem_id}")
+
+
+def api_fn_index(config: dict, api_name: str) -> int:
+    (index,) = [d["id"] for d in config["dependencies"] if d.get("api_name") == api_name]
+    return index

@@ -219,8 +219,9 @@ def test_unknown_routes_and_methods_are_json_errors(http):
 
 
 def test_openapi_docs_are_served(server):
-    assert httpx.get(server.url + "/docs").status_code == 200
-    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+    assert httpx.get(server.url + "/docs").status_code == 401  # guarded like every route but health
+    assert httpx.get(server.url + "/docs", headers=AUTH).status_code == 200
+    paths = httpx.get(server.url + "/openapi.json", headers=AUTH).json()["paths"]
     assert {
         "/api/ask",
         "/api/ask/stream",
@@ -396,6 +397,17 @@ def test_server_app_mounts_the_web_chat_beside_the_api(assistant):
         assert httpx.get(running.url + "/api/documents").status_code == 401
         response = httpx.post(running.url + "/api/ask", json={"question": QUESTION}, headers=AUTH, timeout=120)
         assert response.status_code == 200 and response.json()["citations"]
+        # with the chat mounted at "/", unknown API paths and wrong methods still answer in the error shape
+        for method, path, status in [
+            ("GET", "/api/nothing-here", 404),
+            ("POST", "/v1/nothing/here", 404),
+            ("PUT", "/api/ask", 405),
+            ("GET", "/api/ask", 405),
+        ]:
+            response = httpx.request(method, running.url + path, headers=AUTH, json={})
+            assert response.status_code == status, (method, path, response.text)
+            assert error_of(response)["type"] == {404: "not_found_error", 405: "method_not_allowed"}[status]
+        assert httpx.put(running.url + "/api/ask", headers=AUTH).headers["Allow"] == "POST"
 
 
 # The same answers through every door --------------------------------------------------------------------------

@@ -28,7 +28,7 @@ MODEL_PATHS = r"^/(api/ask|api/ask/stream|v1/chat/completions)$"
 DATA_DIR = Path(tempfile.mkdtemp(prefix="brief-schema-")) / ".brief"
 ASSISTANT = Assistant(load_settings(data_dir=str(DATA_DIR), max_upload_bytes=64 << 10))
 APP = create_api(ASSISTANT, ASSISTANT.settings, api_key=KEY)
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP, headers={"Authorization": f"Bearer {KEY}"})  # guarded too
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -75,3 +75,40 @@ def test_eval_writes_a_scored_report(brief_workspace, tmp_path):
     item = report["items"][0]
     assert set(item) >= {"id", "question", "answer", "refused", "citations", "latency_s", "scores"}
     assert "answerable correct" in result.stdout
+
+
+def test_a_corrupt_pdf_gets_one_clear_message_and_no_pypdf_noise(tmp_path):
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(100, 100)
+    data = io.BytesIO()
+    writer.write(data)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "cut.pdf").write_bytes(data.getvalue()[:-30])  # truncated: no %%EOF marker
+    result = run_brief("index", "docs", "--quiet", cwd=tmp_path)
+    assert result.returncode == 1 and "not a readable PDF" in result.stderr
+    assert "EOF marker not found" not in result.stderr  # pypdf's own warning goes to the log
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        line for line in result.stderr.splitlines() if line.startswith("brief: ")
+    ]
+
+
+def test_history_limits_and_bad_history_files_exit_2_naming_the_file(brief_workspace, tmp_path):
+    """The CLI applies the limits every door applies: a 400 KB turn is refused with the limit, not sent to
+    the model (which failed with llama.cpp's raw context error); a binary file is named."""
+    long_turn = tmp_path / "long.json"
+    long_turn.write_text(json.dumps([{"role": "user", "content": "Tell me about Mali. " * 20_000}]))
+    result = run_brief("ask", "Why?", "--history", str(long_turn), cwd=brief_workspace)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(long_turn) in result.stderr and "the limit is 1000" in result.stderr
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps([{"role": "user", "content": "Hi"}] * 51))
+    result = run_brief("ask", "Why?", "--history", str(many), cwd=brief_workspace)
+    assert result.returncode == 2 and "the history has 51 turns; the limit is 50" in result.stderr
+    binary = tmp_path / "history.bin"
+    binary.write_bytes(b"\xff\xfe\x00\x01binary\x89PNG" * 10)
+    result = run_brief("ask", "Why?", "--history", str(binary), cwd=brief_workspace)
+    assert result.returncode == 2 and str(binary) in result.stderr and "Traceback" not in result.stderr

@@ -95,7 +95,9 @@ def build_app(assistant) -> gr.Blocks:
         streamed = ""
         answer = None
         shown_at = 0.0
-        for event, value in assistant.ask_stream(question, history=turns):
+        # The conversation keeps growing; the question carries its latest turns, within the history limit.
+        recent = turns[len(turns) - settings.max_history_turns :] if settings.max_history_turns else []
+        for event, value in assistant.ask_stream(question, history=recent):
             if event == "token":
                 streamed += value
                 if time.monotonic() - shown_at >= REDRAW_EVERY_S:  # the first token at once, then in bursts
@@ -138,9 +140,19 @@ def build_app(assistant) -> gr.Blocks:
         gr.Info("Thanks for the feedback.")
 
     # Documents ------------------------------------------------------------------------------------
+    def received_by_upload(file_path: str) -> bool:
+        """Did Gradio's upload route receive this file (in this server)? A made-up FileData could name any
+        path on the server; Gradio's own check refuses paths outside its upload folder (see
+        assistant.server), this one any file its upload route did not write."""
+        resolved = Path(file_path).resolve()
+        return any(Path(received).resolve() == resolved for received in demo.upload_file_set)
+
     def on_upload(file_path, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a progress bar)
         if not file_path:
             return "No file.", *documents_view(), None
+        if not received_by_upload(file_path):
+            gr.Warning("Upload refused: the file was not uploaded to this server")
+            return "Upload refused: the file was not uploaded to this server.", *documents_view(), None
         original = Path(file_path)  # Gradio has already refused files over max_upload_bytes
         progress(0.3, desc="Checking and indexing (embedding sentences)")
         try:

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from assistant.api.errors import ApiError, error_body
 from assistant.api.schemas import AnswerResponse, AskRequest
 from assistant.api.state import get_state
-from assistant.core import QuestionError, validate_question
+from assistant.core import QuestionError, validate_history, validate_question
 
 router = APIRouter(prefix="/api", tags=["ask"])
 log = logging.getLogger("brief.api")
@@ -25,15 +25,11 @@ def checked_question(state, question: str) -> str:
 
 
 def checked_history(state, history: list[dict]) -> list[dict]:
-    """Earlier user turns go into the prompt, so they have the question's limits (assistant turns do not)."""
-    for n, turn in enumerate(history):
-        if turn["role"] == "user" and len(turn["content"]) > state.settings.max_question_chars:
-            raise ApiError(
-                400,
-                f"history turn {n} is {len(turn['content'])} characters long; a question's limit is "
-                f"{state.settings.max_question_chars}",
-            )
-    return history
+    """The history within the limits every door applies (`validate_history`), else 400 with its message."""
+    try:
+        return [t.model_dump() for t in validate_history(history, state.settings)]
+    except QuestionError as exc:
+        raise ApiError(400, str(exc)) from exc
 
 
 def model_failure(exc: Exception) -> ApiError:

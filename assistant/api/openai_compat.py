@@ -38,7 +38,7 @@ def split_messages(body: ChatCompletionRequest) -> tuple[str, list[dict]]:
     if not messages or messages[-1].role != "user":
         raise ApiError(400, "the last message must be the user's question (role 'user')")
     history = [{"role": m.role, "content": text_of(m.content)} for m in messages[:-1]]
-    return text_of(messages[-1].content), history[-50:]
+    return text_of(messages[-1].content), history
 
 
 @router.get("/models", response_model=ModelList, summary="The one model this server offers")

@@ -8,18 +8,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.models import Citation, Timings
 
-MAX_TEXT = 20_000  # characters in any one message; the question limit itself is settings.max_question_chars
+# The lengths of questions and history are checked with the limits in Settings, as at every other door
+# (assistant.core.validate_question / validate_history); the body size limit bounds what is parsed.
 
 
 class HistoryTurn(BaseModel):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_TEXT)
+    content: str
 
 
 class AskRequest(BaseModel):
-    question: str = Field(max_length=MAX_TEXT, examples=["Which critical minerals does Mali hold reserves of?"])
+    question: str = Field(examples=["Which critical minerals does Mali hold reserves of?"])
     history: list[HistoryTurn] = Field(
-        default_factory=list, max_length=50, description="Earlier turns of this conversation, oldest first."
+        default_factory=list,
+        description="Earlier turns of this conversation, oldest first (at most max_history_turns; a user turn "
+        "as long as a question at most, an assistant turn max_turn_chars).",
     )
 
 
@@ -62,13 +65,13 @@ class Status(BaseModel):
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str = "text"
-    text: str = Field("", max_length=MAX_TEXT)
+    text: str = ""
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = Field(None, max_length=MAX_TEXT)
+    content: str | list[TextPart] | None = None
 
 
 class ChatCompletionRequest(BaseModel):
@@ -76,7 +79,9 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     model: str | None = Field(None, max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    messages: list[ChatMessage] = Field(
+        min_length=1, description="The earlier user and assistant messages are the history, with its limits."
+    )
     stream: bool = False
 
 

@@ -1,33 +1,87 @@
-"""Bearer API key on /api/* and /v1/*, and a request body size limit (pure ASGI, so it also covers streams)."""
+"""One gate for every door, and a request body size limit (pure ASGI, so both also cover streams).
+
+`SecretGate` stands in front of the whole `brief serve` app: the API, the OpenAPI docs, and the web chat with its
+Gradio API. When any secret is configured (`--api-key`, `--password`, or both) every route needs one of them,
+whichever was configured: /api/* and /v1/* as `Authorization: Bearer SECRET`; the web chat's routes as that
+header or as the login cookie Gradio sets once the secret was given as the password at its login page. Only
+the paths `is_public` names stay open: /healthz, /readyz, and what the chat's login page needs to show itself.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable, Iterable
 
-from fastapi import Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from starlette.requests import cookie_parser
 
 from assistant.api.errors import ApiError, error_body
 
-UNAUTHORIZED = "missing or wrong API key: send 'Authorization: Bearer <key>'"
+UNAUTHORIZED = "missing or wrong credentials: send 'Authorization: Bearer <secret>' (the API key or the password)"
+API_PREFIXES = ("/api/", "/v1/")
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
-bearer = HTTPBearer(auto_error=False, description="The server's API key (required when one is configured).")
+# Documents the scheme in OpenAPI; `SecretGate` enforces it before any route runs.
+bearer = HTTPBearer(auto_error=False, description="The server's API key or password (when one is configured).")
 
 
-async def require_api_key(request: Request) -> None:
-    """FastAPI dependency: 401 unless the configured key is presented as `Authorization: Bearer KEY`."""
-    expected = request.app.state.brief.api_key
-    if not expected:
-        return
-    credentials: HTTPAuthorizationCredentials | None = await bearer(request)
-    given = credentials.credentials if credentials else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(
-            401,
-            UNAUTHORIZED,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def matches_any(given: str, secrets: Iterable[str]) -> bool:
+    """Constant-time comparison against every configured secret."""
+    given_bytes = given.encode()
+    return any(hmac.compare_digest(given_bytes, secret.encode()) for secret in secrets)
+
+
+def health_only(method: str, path: str) -> bool:
+    return path in HEALTH_PATHS
+
+
+def cookies_of(scope) -> dict[str, str]:
+    header = dict(scope.get("headers", [])).get(b"cookie", b"")
+    return cookie_parser(header.decode("latin-1")) if header else {}
+
+
+class SecretGate:
+    """401 for a request without a configured secret, before body parsing, validation or size checks, so a
+    caller without it learns nothing else. `get_secrets()` returns the configured secrets (none: all open);
+    `is_public(method, path)` names the open routes; `sessions` are checks of the web chat's login cookie
+    (`scope -> bool`), accepted outside /api and /v1 (which take the header only, so no other site can make a
+    browser use them with its cookie)."""
+
+    def __init__(
+        self,
+        app,
+        *,
+        get_secrets: Callable[[], tuple[str, ...]],
+        is_public: Callable[[str, str], bool],
+        sessions: list[Callable[[dict], bool]],
+    ):
+        self.app = app
+        self.get_secrets = get_secrets
+        self.is_public = is_public
+        self.sessions = sessions
+
+    def allowed(self, scope, secrets: tuple[str, ...]) -> bool:
+        path = scope["path"]
+        if self.is_public(scope.get("method", "GET"), path):
+            return True
+        header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() == "bearer" and matches_any(given.strip(), secrets):
+            return True
+        if path.startswith(API_PREFIXES):
+            return False
+        return any(logged_in(scope) for logged_in in self.sessions)
+
+    async def __call__(self, scope, receive, send):
+        secrets = self.get_secrets() if scope["type"] in ("http", "websocket") else ()
+        if secrets and not self.allowed(scope, secrets):
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            return await _send_json(
+                send, 401, error_body(401, UNAUTHORIZED), extra_headers=[(b"www-authenticate", b"Bearer")]
+            )
+        await self.app(scope, receive, send)
 
 
 class BodyTooLarge(ApiError):
@@ -82,27 +136,3 @@ async def _send_json(send, status: int, body: dict, extra_headers: list | None =
         }
     )
     await send({"type": "http.response.body", "body": data})
-
-
-class ApiKeyMiddleware:
-    """Check the bearer key before anything else (body parsing, validation, size), so a caller without the
-    key learns nothing but 401. The `require_api_key` dependency documents the scheme in OpenAPI."""
-
-    def __init__(self, app, *, get_key, prefixes: tuple[str, ...]):
-        self.app = app
-        self.get_key = get_key
-        self.prefixes = prefixes
-
-    async def __call__(self, scope, receive, send):
-        expected = self.get_key()
-        if scope["type"] == "http" and expected and scope["path"].startswith(self.prefixes):
-            header = dict(scope.get("headers", [])).get(b"authorization", b"")
-            scheme, _, given = header.partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), expected.encode()):
-                return await _send_json(
-                    send,
-                    401,
-                    error_body(401, UNAUTHORIZED),
-                    extra_headers=[(b"www-authenticate", b"Bearer")],
-                )
-        await self.app(scope, receive, send)

@@ -1,4 +1,4 @@
-"""What the routers share: the Assistant, the key, readiness, and the admission gate for model work.
+"""What the routers share: the Assistant, the secrets, readiness, and the admission gate for model work.
 
 Requests are queued, not dropped: blocking work runs in worker threads (the local model itself is serialised
 by its own lock), and up to `max_pending` requests wait their turn. Past that the server answers 503 with
@@ -8,6 +8,7 @@ Retry-After. No per-request state is kept here: each request carries its own que
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,24 +16,28 @@ from dataclasses import dataclass, field
 import anyio
 
 from assistant.api.errors import ApiError
+from assistant.api.security import health_only
+from assistant.llm import cancelled_when
 
 RETRY_AFTER_S = 5
 
 
 @dataclass
 class Limits:
-    max_body_bytes: int = 1 << 20  # JSON bodies
+    """The server's capacity (the limits on what a request may hold are in `Settings`, for every door)."""
+
     max_pending: int = 64  # model requests running or waiting; more get 503 + Retry-After
     workers: int = 2  # threads running retrieval + generation (generation itself is serialised)
-    max_history_turns: int = 50
 
 
 @dataclass
 class ApiState:
     assistant: object
     settings: object
-    api_key: str | None
+    secrets: tuple[str, ...]  # any one opens every door (see security.SecretGate); none: all open
     limits: Limits
+    is_public: Callable[[str, str], bool] = health_only  # routes open even with a secret
+    sessions: list[Callable[[dict], bool]] = field(default_factory=list)  # login-cookie checks (the web chat)
     ready: bool = False
     not_ready_reason: str = "the model is loading"
     _pending: int = 0
@@ -82,7 +87,9 @@ class ApiState:
     def start_stream(self, make: Callable[[], Iterator]) -> AsyncIterator:
         """Admit a request and start iterating the blocking generator `make()` in a worker thread now; return
         an async iterator over its items. The queue slot is released when the thread ends, so it cannot leak
-        even if the client goes away before reading anything (the thread then stops at the next item)."""
+        even if the client goes away before reading anything. When the consumer stops (the client went away),
+        the local model stops generating at its next token, or skips the request if it has not started
+        (`assistant.llm.cancelled_when`), and the generator is closed."""
         self.admit()
         loop = asyncio.get_running_loop()
         items: asyncio.Queue = asyncio.Queue()
@@ -91,10 +98,11 @@ class ApiState:
 
         def produce():
             try:
-                for item in make():
-                    loop.call_soon_threadsafe(items.put_nowait, item)
-                    if cancelled.is_set():
-                        break
+                with cancelled_when(cancelled), contextlib.closing(make()) as made:
+                    for item in made:
+                        loop.call_soon_threadsafe(items.put_nowait, item)
+                        if cancelled.is_set():
+                            break
             except BaseException as exc:  # noqa: BLE001 (re-raised in the consumer)
                 loop.call_soon_threadsafe(items.put_nowait, exc)
             finally:
