@@ -163,5 +163,8 @@ def test_bm25_ranks_exact_terms_first_and_updates_in_place():
 
 def test_a_sentence_matches_its_section_and_document_title():
     index = LexicalIndex(None)
-    index.put(_document("html/pg_dump.html", "v1", ["It makes consistent backups."], section="Description"))
+    text = "pg_dump\nDescription\nIt makes consistent backups."
+    start = text.index("It")
+    sentence = Chunk(id="s", text=text[start:], source="pg.html", section="Description", start=start, end=len(text))
+    index.put(IndexedDocument("/pg.html", "v1", "pg.html", text, [sentence]))
     assert [c.text for c, _ in index.search("pg_dump description", 1)] == ["It makes consistent backups."]
