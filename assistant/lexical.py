@@ -200,9 +200,11 @@ class LexicalIndex:
             return []
         expression = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         with self._lock:
+            # The best k first, then their sentences: joining before the LIMIT would read every match's row.
             rows = self._db.execute(
-                f"SELECT {_CHUNK_COLUMNS}, -bm25(matches) FROM matches JOIN sentences s ON s.rowid = matches.rowid "
-                "WHERE matches MATCH ? ORDER BY bm25(matches) LIMIT ?",
+                f"SELECT {_CHUNK_COLUMNS}, -hits.score FROM (SELECT rowid, bm25(matches) AS score FROM matches "
+                "WHERE matches MATCH ? ORDER BY score LIMIT ?) hits JOIN sentences s ON s.rowid = hits.rowid "
+                "ORDER BY hits.score",
                 (expression, k),
             ).fetchall()
         return [(_chunk(row), float(row[-1])) for row in rows]

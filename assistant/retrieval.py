@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,11 @@ from assistant.config import Settings
 from assistant.grounding import rrf_fuse
 from assistant.lexical import IndexedDocument, LexicalIndex
 from assistant.models import Chunk, Evidence
+
+# How old the manifest read before a search may be. Reading it costs tens of milliseconds with 1,500 documents;
+# a change made through this process's store is seen at once, another process's (`brief index`, another
+# replica) within this time.
+MANIFEST_MAX_AGE_S = 1.0
 
 
 def lexical_index_path(settings: Settings) -> Path:
@@ -35,6 +41,20 @@ class HybridRetriever:
         self.lexical = lexical or LexicalIndex(lexical_index_path(settings))
         self._held = self.lexical.versions()
         self._sync_lock = threading.Lock()
+        self._manifest_lock = threading.Lock()
+        self._manifest: dict | None = None
+        self._manifest_key: tuple[int, float] = (-1, 0.0)  # (store.local_changes, time read)
+
+    def manifest(self) -> dict:
+        """The store's committed entries (without text), re-read when this process changed the store or
+        after MANIFEST_MAX_AGE_S."""
+        with self._manifest_lock:
+            changes, read_at = self._manifest_key
+            now = time.monotonic()
+            if self._manifest is None or changes != self.store.local_changes or now - read_at > MANIFEST_MAX_AGE_S:
+                self._manifest_key = (self.store.local_changes, now)  # before reading: a commit meanwhile re-reads
+                self._manifest = self.store.committed_entries()
+            return self._manifest
 
     def sync(self, manifest=None) -> list[str]:
         """Bring the lexical index up to date with the store's committed documents; returns the paths
@@ -80,7 +100,7 @@ class HybridRetriever:
         s = self.settings
         k = k or s.evidence_k
         queries = [queries] if isinstance(queries, str) else queries
-        manifest = self.store.committed_entries()
+        manifest = self.manifest()
         self.sync(manifest)
         if not manifest:
             return []

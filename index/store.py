@@ -75,6 +75,7 @@ class ChunkStore:
         self.manifest = self.client.get_or_create_collection(
             settings.collection + MANIFEST_SUFFIX, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        self.local_changes = 0  # commits and removals through this object: caches of the manifest check it
 
     def _check_identity(self, expected: dict) -> None:
         found = self.chunks.metadata or {}
@@ -102,6 +103,7 @@ class ChunkStore:
             documents=[entry.text],
             metadatas=[{"entry": json.dumps(fields)}],
         )
+        self.local_changes += 1
 
     # Chunks -------------------------------------------------------------------------------------------
     def add_chunks(self, chunks: list[Chunk], path: str, vectors: list[list[float]]) -> None:
@@ -135,6 +137,7 @@ class ChunkStore:
 
     def remove_document(self, path: str) -> None:
         self.manifest.delete(ids=[path])
+        self.local_changes += 1
         self.delete_stale_chunks(path, None)
 
     def all_chunks(self) -> list[Chunk]:

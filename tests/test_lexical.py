@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from assistant import load_settings
 from assistant.lexical import IndexedDocument, LexicalIndex
 from assistant.models import Chunk
-from assistant.retrieval import HybridRetriever, lexical_index_path
+from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, lexical_index_path
 from index.embedder import load_embeddings
 from index.pipeline import index_paths, open_store
 from tests.conftest import BRIEF
@@ -91,7 +92,8 @@ def test_an_added_document_is_searchable_at_once_and_only_it_is_fetched(workspac
     assert hits[0].chunk.section == "Pumps" and hits[0].lexical_rank == 1
     assert store.fetched == ["pumps.md"]  # one document read from the store, not the corpus
 
-    store._store.remove_document(str(extra.resolve()))
+    open_store(settings).remove_document(str(extra.resolve()))  # as another process (a replica) would
+    time.sleep(MANIFEST_MAX_AGE_S)
     store.fetched.clear()
     hits = retriever.retrieve("How much does the Quillfeather pump lift?", k=3)
     assert all("Quillfeather" not in h.chunk.text for h in hits)
