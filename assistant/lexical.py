@@ -23,7 +23,7 @@ from assistant.text import STOPWORDS, words
 from index.chunking import MAX_HEADING_WORDS
 
 # Bump when what is matched (match_text) or how it is tokenised changes: older files are then rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -47,7 +47,7 @@ CREATE TABLE sentences (
 CREATE INDEX sentences_by_position ON sentences (path, position);
 -- The tokens matched: stems of the sentence's words with its title and section (see match_text). The
 -- tokens are written pre-stemmed, so FTS5 only splits on spaces.
-CREATE VIRTUAL TABLE matches USING fts5 (tokens, tokenize = "unicode61 tokenchars '-'''");
+CREATE VIRTUAL TABLE matches USING fts5 (tokens, tokenize = "unicode61 tokenchars '-''_'");
 """
 
 
@@ -64,12 +64,21 @@ def bm25_tokens(text: str) -> list[str]:
     return _local.stemmer.stemWords([w for w in words(text) if w not in STOPWORDS])
 
 
+# BM25 scores a sentence up for being shorter than the average, and fragments ("limitations of pg_dump.") then
+# outrank a page's defining sentence. A sentence's tokens are padded to at least this many with a token no
+# query holds, so nothing gains for being shorter than a typical sentence (the median over the PostgreSQL and
+# Python manuals is 15 tokens); longer sentences are normalised as before.
+MIN_MATCH_TOKENS = 16
+PAD = "_"  # words() never yields it
+
+
 def match_text(chunk: Chunk, title: str) -> str:
     """What a sentence is matched by: its words, its section's and its document's title's. The context makes
     a page's defining sentence match the page's subject even when it says 'It', and makes a short fragment
     less short, so BM25's length normalisation favours it less."""
     context = [title] if title and title != chunk.section else []
-    return " ".join(bm25_tokens(" ".join([*context, chunk.section, chunk.text])))
+    tokens = bm25_tokens(" ".join([*context, chunk.section, chunk.text]))
+    return " ".join(tokens + [PAD] * (MIN_MATCH_TOKENS - len(tokens)))
 
 
 def document_title(text: str) -> str:

@@ -170,3 +170,16 @@ def test_a_sentence_matches_its_section_and_document_title():
     sentence = Chunk(id="s", text=text[start:], source="pg.html", section="Description", start=start, end=len(text))
     index.put(IndexedDocument("/pg.html", "v1", "pg.html", text, [sentence]))
     assert [c.text for c, _ in index.search("pg_dump description", 1)] == ["It makes consistent backups."]
+
+
+def test_a_fragment_does_not_outscore_a_sentence_for_being_short():
+    """BM25 alone puts 'Limitations of pg_dump.' first for 'pg_dump', above the page's defining sentence."""
+    index = LexicalIndex(None)
+    sentences = [
+        "Limitations of pg_dump.",
+        "pg_dump is a utility for backing up a PostgreSQL database.",
+    ]
+    others = [f"Table {n} holds the rows that the planner reads when statistics are stale." for n in range(8)]
+    index.put(_document("/pg.txt", "v1", sentences + others))
+    scores = {c.text: score for c, score in index.search("pg_dump", 3)}
+    assert scores.keys() == set(sentences) and scores[sentences[0]] == pytest.approx(scores[sentences[1]])
