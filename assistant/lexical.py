@@ -1,43 +1,258 @@
-"""BM25 over the indexed sentences, in memory. Chroma's local mode has no sparse index, and the corpus a
-person adds to a chat fits in memory many times over; the index is rebuilt when the store changes."""
+"""Lexical search over the indexed sentences: SQLite FTS5 with its built-in BM25 ranking.
+
+The index is a derived cache of the Chroma store, kept in one SQLite file on local disk (each `brief serve`
+replica keeps its own). It holds, per document, the version it mirrors, the document's text (for quotes) and
+its sentences; `HybridRetriever` syncs it by diffing the store's manifest against `versions()` and fetching only
+the documents that changed. Every document is written or removed in one transaction, so a process killed
+mid-sync leaves the file as it was before that document; a file that is not a readable index of this schema
+is deleted and rebuilt from the store.
+"""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
+import contextlib
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
 
-from assistant.text import STOPWORDS, stem, words
+import Stemmer
+
+from assistant.models import Chunk
+from assistant.text import STOPWORDS, words
+from index.chunking import MAX_HEADING_WORDS
+
+# Bump when what is matched (match_text) or how it is tokenised changes: older files are then rebuilt.
+SCHEMA_VERSION = 3
+
+_SCHEMA = """
+CREATE TABLE documents (
+    path TEXT PRIMARY KEY,      -- the store's document key
+    version TEXT NOT NULL,      -- the manifest version mirrored (doc_hash and commit time)
+    source TEXT NOT NULL,
+    text TEXT NOT NULL          -- the document's text: quotes are text[start:end]
+);
+CREATE TABLE sentences (
+    rowid INTEGER PRIMARY KEY,  -- also the rowid of the sentence's row in `matches`
+    id TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    section TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    doc_hash TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX sentences_by_position ON sentences (path, position);
+-- The tokens matched: stems of the sentence's words with its title and section (see match_text). The
+-- tokens are written pre-stemmed, so FTS5 only splits on spaces.
+CREATE VIRTUAL TABLE matches USING fts5 (tokens, tokenize = "unicode61 tokenchars '-''_'");
+"""
+
+
+_local = threading.local()  # a Stemmer object must not be shared between threads
 
 
 def bm25_tokens(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
+    """The terms BM25 sees: words without stopwords, stemmed by Snowball's English stemmer (PyStemmer). On
+    the brief's question set and the SQuAD test file, lexical search alone found the gold sentence as often
+    with it as with assistant.text's light stemmer, and slightly more often first on SQuAD; without
+    assistant.text's stopwords, or with scikit-learn's list instead, it found it less often."""
+    if not hasattr(_local, "stemmer"):
+        _local.stemmer = Stemmer.Stemmer("english")
+    return _local.stemmer.stemWords([w for w in words(text) if w not in STOPWORDS])
 
 
-class BM25:
-    def __init__(self, documents: list[str], k1: float = 1.2, b: float = 0.75):
-        self.k1, self.b = k1, b
-        self.docs = [Counter(bm25_tokens(d)) for d in documents]
-        self.lengths = [sum(c.values()) for c in self.docs]
-        self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
-        df: Counter = Counter()
-        for counts in self.docs:
-            df.update(counts.keys())
-        n = len(self.docs)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+# BM25 scores a sentence up for being shorter than the average, and fragments ("limitations of pg_dump.") then
+# outrank a page's defining sentence. A sentence's tokens are padded to at least this many with a token no
+# query holds, so nothing gains for being shorter than a typical sentence (the median over the PostgreSQL and
+# Python manuals is 15 tokens); longer sentences are normalised as before.
+MIN_MATCH_TOKENS = 16
+PAD = "_"  # words() never yields it
 
-    def scores(self, query: str) -> list[float]:
-        terms = bm25_tokens(query)
-        out = []
-        for counts, length in zip(self.docs, self.lengths, strict=True):
-            score = 0.0
-            norm = self.k1 * (1 - self.b + self.b * length / (self.avg_length or 1))
-            for term in terms:
-                tf = counts.get(term)
-                if tf:
-                    score += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
-            out.append(score)
-        return out
 
-    def top(self, query: str, k: int) -> list[tuple[int, float]]:
-        ranked = sorted(enumerate(self.scores(query)), key=lambda p: -p[1])
-        return [(i, s) for i, s in ranked[:k] if s > 0]
+def match_text(chunk: Chunk, title: str) -> str:
+    """What a sentence is matched by: its words, its section's and its document's title's. The context makes
+    a page's defining sentence match the page's subject even when it says 'It', and makes a short fragment
+    less short, so BM25's length normalisation favours it less."""
+    context = [title] if title and title != chunk.section else []
+    tokens = bm25_tokens(" ".join([*context, chunk.section, chunk.text]))
+    return " ".join(tokens + [PAD] * (MIN_MATCH_TOKENS - len(tokens)))
+
+
+def document_title(text: str) -> str:
+    """A document's first line when it reads as a heading ('pg_dump', '20.12. Lock Management', '# Notes'):
+    short, not ending a clause, and followed by more text; else ''."""
+    first, _, rest = text.strip().partition("\n")
+    first = first.strip().lstrip("#").strip()
+    is_heading = rest.strip() and len(first.split()) <= MAX_HEADING_WORDS and first[-1:] not in ".,;"
+    return first if is_heading else ""
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """One committed document, as the store holds it: what `LexicalIndex.put` writes."""
+
+    path: str
+    version: str
+    source: str
+    text: str
+    chunks: list[Chunk]
+
+
+class LexicalIndex:
+    """BM25 over sentences in an SQLite FTS5 file (or in memory when `path` is None). Thread-safe."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = self._open()
+
+    # Opening -------------------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        if self.path is None:
+            return self._create(sqlite3.connect(":memory:", check_same_thread=False))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                db.execute("SELECT count(*) FROM documents").fetchone()
+                db.execute("SELECT count(*) FROM matches WHERE matches MATCH 'x'").fetchone()
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                return db
+            if version == 0 and not db.execute("SELECT name FROM sqlite_master").fetchall():
+                return self._create(db)  # a new, empty file
+            db.close()
+        except sqlite3.DatabaseError:  # not a database, or a damaged one
+            with contextlib.suppress(Exception):
+                db.close()
+        return self._recreate()
+
+    def _recreate(self) -> sqlite3.Connection:
+        """An older schema or an unreadable file: it is only a cache, so start it again, empty."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        return self._create(sqlite3.connect(self.path, check_same_thread=False, timeout=30))
+
+    def reset(self) -> None:
+        """Empty the index, deleting its file: for a file found damaged after it was opened."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = (
+                self._create(sqlite3.connect(":memory:", check_same_thread=False))
+                if self.path is None
+                else self._recreate()
+            )
+
+    @staticmethod
+    def _create(db: sqlite3.Connection) -> sqlite3.Connection:
+        if db.execute("PRAGMA journal_mode=WAL").fetchone()[0] not in {"wal", "memory"}:
+            raise sqlite3.OperationalError("cannot use write-ahead logging for the lexical index")
+        # With write-ahead logging a commit stays atomic without waiting for the disk; at worst a power cut
+        # loses the last commits, which the next sync fetches again.
+        db.execute("PRAGMA synchronous=NORMAL")
+        with db:
+            db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # Contents ------------------------------------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        """path -> version of every document held."""
+        with self._lock:
+            return dict(self._db.execute("SELECT path, version FROM documents"))
+
+    def put(self, document: IndexedDocument) -> None:
+        """Hold `document` in place of any earlier version of it (one transaction)."""
+        title = document_title(document.text)
+        with self._lock, self._db:
+            self._delete(document.path)
+            self._db.execute(
+                "INSERT INTO documents (path, version, source, text) VALUES (?, ?, ?, ?)",
+                (document.path, document.version, document.source, document.text),
+            )
+            first = self._db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM sentences").fetchone()[0]
+            rows = list(enumerate(document.chunks, start=first))
+            self._db.executemany(
+                'INSERT INTO sentences (rowid, id, path, position, source, section, start, "end", doc_hash, text) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (n, c.id, document.path, c.position, c.source, c.section, c.start, c.end, c.doc_hash, c.text)
+                    for n, c in rows
+                ],
+            )
+            self._db.executemany(
+                "INSERT INTO matches (rowid, tokens) VALUES (?, ?)", [(n, match_text(c, title)) for n, c in rows]
+            )
+
+    def remove(self, path: str) -> None:
+        with self._lock, self._db:
+            self._delete(path)
+
+    def _delete(self, path: str) -> None:
+        self._db.execute("DELETE FROM matches WHERE rowid IN (SELECT rowid FROM sentences WHERE path = ?)", (path,))
+        self._db.execute("DELETE FROM sentences WHERE path = ?", (path,))
+        self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
+
+    # Reading -------------------------------------------------------------------------------------------
+    def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        """The `k` best sentences for `query` by BM25, best first, with their scores (higher is better)."""
+        terms = dict.fromkeys(bm25_tokens(query))
+        if not terms:
+            return []
+        expression = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        with self._lock:
+            # The best k first, then their sentences: joining before the LIMIT would read every match's row.
+            rows = self._db.execute(
+                f"SELECT {_CHUNK_COLUMNS}, -hits.score FROM (SELECT rowid, bm25(matches) AS score FROM matches "
+                "WHERE matches MATCH ? ORDER BY score LIMIT ?) hits JOIN sentences s ON s.rowid = hits.rowid "
+                "ORDER BY hits.score",
+                (expression, k),
+            ).fetchall()
+        return [(_chunk(row), float(row[-1])) for row in rows]
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM sentences s WHERE id = ?", (chunk_id,)).fetchone()
+        return _chunk(row) if row else None
+
+    def previous(self, chunk_id: str) -> Chunk | None:
+        """The sentence before this one in the same document, if any."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM sentences c JOIN sentences s "
+                "ON s.path = c.path AND s.position = c.position - 1 WHERE c.id = ?",
+                (chunk_id,),
+            ).fetchone()
+        return _chunk(row) if row else None
+
+    def quote(self, chunk_id: str) -> str:
+        """The sentence's verbatim text in its document, `text[start:end]` ('' if not held)."""
+        with self._lock:
+            row = self._db.execute(
+                'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
+                "JOIN documents d ON d.path = s.path WHERE s.id = ?",
+                (chunk_id,),
+            ).fetchone()
+        return row[0] if row else ""
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+
+
+_CHUNK_COLUMNS = 's.id, s.text, s.source, s.section, s.start, s."end", s.position, s.doc_hash'
+
+
+def _chunk(row) -> Chunk:
+    cid, text, source, section, start, end, position, doc_hash = row[:8]
+    return Chunk(
+        id=cid, text=text, source=source, section=section, start=start, end=end, position=position, doc_hash=doc_hash
+    )

@@ -1,62 +1,96 @@
-"""Hybrid retrieval at sentence level: dense search in Chroma plus BM25 in memory, fused by reciprocal rank."""
+"""Hybrid retrieval at sentence level: dense search in Chroma plus BM25 (SQLite FTS5), fused by reciprocal rank.
+
+The Chroma store is the source of truth; the lexical index is a cache of it on local disk, synced before each
+search by comparing the store's manifest with the versions the cache holds and fetching only the documents
+that changed. So an upload is searchable at once without reloading the corpus, a cache left behind by a killed
+process or by another replica's changes is brought up to date on its next use, and replicas that share one
+Chroma server each keep their own cache.
+"""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
-from dataclasses import dataclass
+import time
+from pathlib import Path
 
 import numpy as np
 
 from assistant.config import Settings
 from assistant.grounding import rrf_fuse
-from assistant.lexical import BM25
+from assistant.lexical import IndexedDocument, LexicalIndex
 from assistant.models import Chunk, Evidence
 
+# How old the manifest read before a search may be. Reading it costs tens of milliseconds with 1,500 documents;
+# a change made through this process's store is seen at once, another process's (`brief index`, another
+# replica) within this time.
+MANIFEST_MAX_AGE_S = 1.0
 
-@dataclass
-class CorpusView:
-    """Everything the lexical side needs, rebuilt when the store's contents change."""
 
-    version: str
-    chunks: list[Chunk]
-    by_id: dict[str, int]
-    bm25: BM25
-    texts: dict[str, str]  # path -> document text, for quotes
+def lexical_index_path(settings: Settings) -> Path:
+    """One cache file per collection (a SQuAD evaluation indexes into a collection of its own)."""
+    return settings.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", settings.collection) + ".sqlite3")
 
 
 class HybridRetriever:
-    def __init__(self, settings: Settings, store, embeddings):
+    def __init__(self, settings: Settings, store, embeddings, lexical: LexicalIndex | None = None):
         self.settings = settings
         self.store = store
         self.embeddings = embeddings
-        self._view: CorpusView | None = None
-        self._lock = threading.Lock()
+        self.lexical = lexical or LexicalIndex(lexical_index_path(settings))
+        self._held = self.lexical.versions()
+        self._sync_lock = threading.Lock()
+        self._manifest_lock = threading.Lock()
+        self._manifest: dict | None = None
+        self._manifest_key: tuple[int, float] = (-1, 0.0)  # (store.local_changes, time read)
 
-    def view(self) -> CorpusView:
-        version = self.store.version()
-        with self._lock:
-            if self._view is None or self._view.version != version:
-                from index.pipeline import embedding_text
+    def manifest(self) -> dict:
+        """The store's committed entries (without text), re-read when this process changed the store or
+        after MANIFEST_MAX_AGE_S."""
+        with self._manifest_lock:
+            changes, read_at = self._manifest_key
+            now = time.monotonic()
+            if self._manifest is None or changes != self.store.local_changes or now - read_at > MANIFEST_MAX_AGE_S:
+                self._manifest_key = (self.store.local_changes, now)  # before reading: a commit meanwhile re-reads
+                self._manifest = self.store.committed_entries()
+            return self._manifest
 
-                chunks = self.store.all_chunks()
-                docs = self.store.documents()
-                self._view = CorpusView(
-                    version=version,
-                    chunks=chunks,
-                    by_id={c.id: i for i, c in enumerate(chunks)},
-                    bm25=BM25([embedding_text(c) for c in chunks]),
-                    texts={e.source: e.text for e in docs.values()},
-                )
-            return self._view
+    def sync(self, manifest=None) -> list[str]:
+        """Bring the lexical index up to date with the store's committed documents; returns the paths
+        fetched from the store. `manifest` is `store.committed_entries()` if already read."""
+        manifest = self.store.committed_entries() if manifest is None else manifest
+        wanted = {path: entry.version for path, entry in manifest.items()}
+        with self._sync_lock:
+            if wanted == self._held:
+                return []
+            try:
+                return self._fetch(wanted)
+            except sqlite3.DatabaseError:  # the file was damaged while open: start it again from the store
+                self.lexical.reset()
+                self._held = {}
+                return self._fetch(wanted)
+
+    def _fetch(self, wanted: dict[str, str]) -> list[str]:
+        """Remove what the store no longer holds, then fetch each document whose version changed."""
+        for path in self._held.keys() - wanted.keys():
+            self.lexical.remove(path)
+        fetched = []
+        for path, version in wanted.items():
+            if self._held.get(path) == version:
+                continue
+            found = self.store.committed_document(path)
+            fetched.append(path)
+            if found is None:  # replaced or removed since the manifest was read: the next sync sees it
+                continue
+            entry, chunks = found
+            self.lexical.put(IndexedDocument(entry.path, entry.version, entry.source, entry.text, chunks))
+        self._held = self.lexical.versions()
+        return fetched
 
     def previous(self, chunk: Chunk) -> Chunk | None:
         """The sentence before `chunk` in the same document, if any."""
-        view = self.view()
-        index = view.by_id.get(chunk.id)
-        if not index:
-            return None
-        before = view.chunks[index - 1]
-        return before if before.source == chunk.source else None
+        return self.lexical.previous(chunk.id)
 
     def retrieve(self, queries: str | list[str], k: int | None = None) -> list[Evidence]:
         """The best `k` sentences, best first, fusing a dense and a BM25 ranking for each query. Scores are
@@ -66,44 +100,41 @@ class HybridRetriever:
         s = self.settings
         k = k or s.evidence_k
         queries = [queries] if isinstance(queries, str) else queries
-        view = self.view()
-        if not view.chunks:
+        manifest = self.manifest()
+        self.sync(manifest)
+        if not manifest:
             return []
         vectors = (
             self.embeddings.embed_documents(queries) if len(queries) > 1 else [self.embeddings.embed_query(queries[0])]
         )
         rankings: list[list[str]] = []
+        found: dict[str, Chunk] = {}
         dense_score: dict[str, float] = {}
         dense_rank: dict[str, int] = {}
         lexical_rank: dict[str, int] = {}
         for n, (query, vector) in enumerate(zip(queries, vectors, strict=True)):
-            dense = self.store.query(vector, s.dense_k)
-            lexical = [view.chunks[i].id for i, _ in view.bm25.top(query, s.lexical_k)]
-            rankings += [[c.id for c, _ in dense], lexical]
+            dense = self.store.query(vector, s.dense_k, manifest)
+            lexical = self.lexical.search(query, s.lexical_k)
+            found |= {c.id: c for c, _ in dense} | {c.id: c for c, _ in lexical}
+            rankings += [[c.id for c, _ in dense], [c.id for c, _ in lexical]]
             if n == 0:
                 dense_score = {c.id: score for c, score in dense}
                 dense_rank = {c.id: r for r, (c, _) in enumerate(dense, start=1)}
-                lexical_rank = {cid: r for r, cid in enumerate(lexical, start=1)}
-        fused = rrf_fuse(rankings, s.rrf_k)
-        missing = [cid for cid, _ in fused[:k] if cid not in dense_score and cid in view.by_id]
+                lexical_rank = {c.id: r for r, (c, _) in enumerate(lexical, start=1)}
+        fused = rrf_fuse(rankings, s.rrf_k)[:k]
+        missing = [cid for cid, _ in fused if cid not in dense_score]
         if missing:
-            texts = [embedding_text(view.chunks[view.by_id[cid]]) for cid in missing]
+            texts = [embedding_text(found[cid]) for cid in missing]
             for cid, vec in zip(missing, self.embeddings.embed_documents(texts), strict=True):
                 dense_score[cid] = float(np.dot(vectors[0], vec))
-        out = []
-        for cid, fused_score in fused[:k]:
-            if cid not in view.by_id:
-                continue
-            chunk = view.chunks[view.by_id[cid]]
-            source_text = view.texts.get(chunk.source, "")
-            out.append(
-                Evidence(
-                    chunk=chunk,
-                    quote=source_text[chunk.start : chunk.end] or chunk.text,
-                    score=round(dense_score.get(cid, 0.0), 4),
-                    fused=round(fused_score, 5),
-                    dense_rank=dense_rank.get(cid),
-                    lexical_rank=lexical_rank.get(cid),
-                )
+        return [
+            Evidence(
+                chunk=found[cid],
+                quote=self.lexical.quote(cid) or found[cid].text,
+                score=round(dense_score.get(cid, 0.0), 4),
+                fused=round(fused_score, 5),
+                dense_rank=dense_rank.get(cid),
+                lexical_rank=lexical_rank.get(cid),
             )
-        return out
+            for cid, fused_score in fused
+        ]

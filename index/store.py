@@ -33,6 +33,11 @@ class ManifestEntry:
     indexed_at: float
     text: str  # the document's text: citations' offsets index into it
 
+    @property
+    def version(self) -> str:
+        """Changes at every commit of the document, even of unchanged content (a rebuild)."""
+        return f"{self.doc_hash}@{self.indexed_at}"
+
 
 def make_client(settings: Settings):
     import chromadb
@@ -70,6 +75,7 @@ class ChunkStore:
         self.manifest = self.client.get_or_create_collection(
             settings.collection + MANIFEST_SUFFIX, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        self.local_changes = 0  # commits and removals through this object: caches of the manifest check it
 
     def _check_identity(self, expected: dict) -> None:
         found = self.chunks.metadata or {}
@@ -97,6 +103,7 @@ class ChunkStore:
             documents=[entry.text],
             metadatas=[{"entry": json.dumps(fields)}],
         )
+        self.local_changes += 1
 
     # Chunks -------------------------------------------------------------------------------------------
     def add_chunks(self, chunks: list[Chunk], path: str, vectors: list[list[float]]) -> None:
@@ -130,6 +137,7 @@ class ChunkStore:
 
     def remove_document(self, path: str) -> None:
         self.manifest.delete(ids=[path])
+        self.local_changes += 1
         self.delete_stale_chunks(path, None)
 
     def all_chunks(self) -> list[Chunk]:
@@ -144,9 +152,38 @@ class ChunkStore:
         chunks.sort(key=lambda c: (c.source, c.position))
         return chunks
 
-    def query(self, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
-        """Top-k committed chunks by cosine similarity."""
-        committed = {p: e.doc_hash for p, e in self.documents().items()}
+    def committed_entries(self) -> dict[str, ManifestEntry]:
+        """The manifest without the documents' text (their `text` is ''): cheap enough to read before every
+        question, to check that a cache of the store is current and to filter search hits."""
+        got = self.manifest.get(include=["metadatas"])
+        entries = [ManifestEntry(text="", **json.loads(meta["entry"])) for meta in got["metadatas"] or []]
+        return {e.path: e for e in entries}
+
+    def committed_document(self, path: str) -> tuple[ManifestEntry, list[Chunk]] | None:
+        """One committed document's manifest entry and chunks in order, or None if it is not committed (or
+        was replaced while being read)."""
+        got = self.manifest.get(ids=[path], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        entry = ManifestEntry(text=got["documents"][0] or "", **json.loads(got["metadatas"][0]["entry"]))
+        found = self.chunks.get(
+            where={"$and": [{"path": path}, {"doc_hash": entry.doc_hash}]}, include=["documents", "metadatas"]
+        )
+        chunks = sorted(
+            (
+                _to_chunk(cid, text, meta)
+                for cid, text, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
+            ),
+            key=lambda c: c.position,
+        )
+        return (entry, chunks) if len(chunks) == entry.n_chunks else None
+
+    def query(
+        self, vector: list[float], k: int, manifest: dict[str, ManifestEntry] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Top-k committed chunks by cosine similarity (`manifest`: committed_entries(), if already read)."""
+        manifest = self.committed_entries() if manifest is None else manifest
+        committed = {p: e.doc_hash for p, e in manifest.items()}
         total = self.chunks.count()
         if total == 0:
             return []

@@ -9,7 +9,6 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.lexical import BM25
 from assistant.text import content_words, stem, stems_match
 
 EVIDENCE = [
@@ -83,12 +82,6 @@ def test_stemming_matches_inflections():
     assert stems_match(stem("aims"), stem("aim"))
     assert stems_match(stem("neighboring"), stem("neighbor"))
     assert not stems_match(stem("population"), stem("president"))
-
-
-def test_bm25_ranks_exact_terms_first():
-    bm25 = BM25(["gold and lithium", "security cooperation", "lithium lithium uranium"])
-    assert [i for i, _ in bm25.top("uranium", 3)] == [2]
-    assert bm25.top("nothing matches", 3) == []
 
 
 def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
