@@ -17,6 +17,8 @@ from assistant.config import Settings
 from assistant.models import Chunk
 
 MANIFEST_SUFFIX = "__manifest"
+# Rows read per `get`: Chroma binds one SQL variable per row, and SQLite allows 32,766 in one statement.
+READ_PAGE = 5000
 
 
 class StoreError(RuntimeError):
@@ -82,12 +84,21 @@ class ChunkStore:
 
     # Manifest -----------------------------------------------------------------------------------------
     def documents(self) -> dict[str, ManifestEntry]:
-        got = self.manifest.get(include=["metadatas", "documents"])
         entries = {}
-        for meta, text in zip(got["metadatas"] or [], got["documents"] or [], strict=False):
-            entry = ManifestEntry(text=text or "", **json.loads(meta["entry"]))
-            entries[entry.path] = entry
+        for page in _pages(self.manifest, ["metadatas", "documents"]):
+            for meta, text in zip(page["metadatas"], page["documents"], strict=True):
+                entry = ManifestEntry(text=text or "", **json.loads(meta["entry"]))
+                entries[entry.path] = entry
         return entries
+
+    def committed(self) -> dict[str, str]:
+        """path -> doc_hash of every complete document, without reading the documents' texts."""
+        versions = {}
+        for page in _pages(self.manifest, ["metadatas"]):
+            for meta in page["metadatas"]:
+                fields = json.loads(meta["entry"])
+                versions[fields["path"]] = fields["doc_hash"]
+        return versions
 
     def commit_document(self, entry: ManifestEntry) -> None:
         fields = {k: v for k, v in entry.__dict__.items() if k != "text"}
@@ -134,11 +145,11 @@ class ChunkStore:
 
     def all_chunks(self) -> list[Chunk]:
         """Every committed chunk (orphans of an interrupted run are left out)."""
-        committed = {p: e.doc_hash for p, e in self.documents().items()}
-        got = self.chunks.get(include=["documents", "metadatas"])
+        committed = self.committed()
         chunks = [
             _to_chunk(cid, text, meta)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            for page in _pages(self.chunks, ["documents", "metadatas"])
+            for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
             if committed.get(meta.get("path")) == meta.get("doc_hash")
         ]
         chunks.sort(key=lambda c: (c.source, c.position))
@@ -146,7 +157,7 @@ class ChunkStore:
 
     def query(self, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
         """Top-k committed chunks by cosine similarity."""
-        committed = {p: e.doc_hash for p, e in self.documents().items()}
+        committed = self.committed()
         total = self.chunks.count()
         if total == 0:
             return []
@@ -174,8 +185,18 @@ class ChunkStore:
 
     def version(self) -> str:
         """Changes whenever a document is committed or removed; readers use it to refresh caches."""
-        entries = self.documents()
-        return json.dumps(sorted((p, e.doc_hash) for p, e in entries.items()))
+        return json.dumps(sorted(self.committed().items()))
+
+
+def _pages(collection, include: list[str]):
+    """Every row of `collection`, READ_PAGE at a time (one `get` of everything fails past SQLite's limit)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=READ_PAGE, offset=offset)
+        if not page["ids"]:
+            return
+        yield page
+        offset += len(page["ids"])
 
 
 def _to_chunk(cid: str, text: str, meta: dict) -> Chunk:
