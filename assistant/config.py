@@ -82,7 +82,11 @@ class Settings(BaseModel):
         0.5, ge=0, le=1, description="Share of the best sentence's new words the model's answer must keep."
     )
     max_question_chars: int = Field(1000, ge=10)
-    max_upload_bytes: int = Field(10 << 20, ge=1024, description="Largest document accepted by upload.")
+    max_document_bytes: int = Field(
+        10 << 20,
+        ge=1024,
+        description="Largest file accepted for indexing, by upload or `brief index` (which --max-bytes overrides).",
+    )
 
     @field_validator("llm_backend")
     @classmethod

@@ -66,7 +66,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
                 auth=(AUTH_USER, password) if password else None,
                 auth_message="User name: brief" if password else None,
                 ssr_mode=False,
-                max_file_size=settings.max_upload_bytes,
+                max_file_size=settings.max_document_bytes,
             )
     warm_up_in_background(app)
     return app

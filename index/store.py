@@ -83,10 +83,12 @@ class ChunkStore:
                 )
 
     # Manifest -----------------------------------------------------------------------------------------
-    def documents(self) -> dict[str, ManifestEntry]:
+    def documents(self, with_text: bool = True) -> dict[str, ManifestEntry]:
+        """Every complete document; without `with_text` their texts are left empty (much less to read)."""
         entries = {}
-        for page in _pages(self.manifest, ["metadatas", "documents"]):
-            for meta, text in zip(page["metadatas"], page["documents"], strict=True):
+        for page in _pages(self.manifest, ["metadatas", "documents"] if with_text else ["metadatas"]):
+            texts = page["documents"] if with_text else [""] * len(page["ids"])
+            for meta, text in zip(page["metadatas"], texts, strict=True):
                 entry = ManifestEntry(text=text or "", **json.loads(meta["entry"]))
                 entries[entry.path] = entry
         return entries

@@ -141,7 +141,7 @@ def build_app(assistant) -> gr.Blocks:
     def on_upload(file_path, progress=gr.Progress()):  # noqa: B008 (Gradio's way to ask for a progress bar)
         if not file_path:
             return "No file.", *documents_view(), None
-        original = Path(file_path)  # Gradio has already refused files over max_upload_bytes
+        original = Path(file_path)  # Gradio has already refused files over max_document_bytes
         progress(0.3, desc="Checking and indexing (embedding sentences)")
         try:
             added = add_document(assistant.store, settings, original.name, original.read_bytes())
@@ -223,7 +223,7 @@ def build_app(assistant) -> gr.Blocks:
                     retrieved = gr.HTML(retrieved_html(None), elem_id="retrieved", js_on_load=None)
         with gr.Accordion("Documents", open=False, elem_id="documents-panel"):
             gr.Markdown(
-                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.max_upload_bytes / 1e6:.0f} MB). "
+                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.max_document_bytes / 1e6:.0f} MB). "
                 "It is checked before anything is saved, then indexed."
             )
             upload = gr.File(label="Upload", file_types=list(UPLOAD_SUFFIXES), type="filepath", elem_id="upload")

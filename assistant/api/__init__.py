@@ -59,7 +59,7 @@ def create_api(
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=limits.max_body_bytes,
-        limits={documents.UPLOAD_PATH: settings.max_upload_bytes + (64 << 10)},  # + multipart framing
+        limits={documents.UPLOAD_PATH: settings.max_document_bytes + (64 << 10)},  # + multipart framing
         prefixes=("/api/", "/v1/"),
     )
     state = app.state.brief
