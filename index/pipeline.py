@@ -213,7 +213,7 @@ def write_documents(
             doc = load_document(item) if isinstance(item, Path) else item
         except LoadError as exc:
             report.errors.append(str(exc))
-            bar.skip(item)
+            bar.skip()
             continue
         pending = _Pending(key, source, doc)
         for chunk in iter_chunks(doc, source, key):
@@ -298,7 +298,7 @@ class _Progress:
         if position >= len(doc.text):
             self._next()
 
-    def skip(self, _item) -> None:
+    def skip(self) -> None:
         self._next()
 
     def _next(self) -> None:
