@@ -110,8 +110,8 @@ SECTION_DEPTH = 2  # headings kept under the title: the nearest two ("Connection
 
 
 def _html_document(html: str) -> tuple[str, list[Block]]:
-    """The main content of a page as text, one paragraph per block, whitespace normalised, and the page title.
-    Headings and definition terms (<dt>) become the sections of the blocks under them, after the title."""
+    """The main content of a page as text, one paragraph per block with whitespace normalised, and the blocks.
+    Headings and definition terms (<dt>) become the sections of the blocks under them, after the page title."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
@@ -134,6 +134,8 @@ def _html_document(html: str) -> tuple[str, list[Block]]:
 
 
 def _is_chrome(tag) -> bool:
+    if tag.name in {"header", "footer"}:  # the page's banner and footer; an article's own header is content
+        return tag.find_parent(["article", "main"]) is None
     if tag.name in _CHROME_TAGS:
         return True
     attrs = tag.attrs or {}

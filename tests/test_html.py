@@ -159,3 +159,14 @@ def test_real_manual_pages(page):
         assert "Python 3.11" not in " ".join(sections)
     if page.name == "glossary.html":
         assert any(section == "Glossary › bytecode" for section in sections)
+
+
+def test_an_articles_own_header_is_content_but_the_pages_banner_is_not(tmp_path):
+    page = (
+        "<html><head><title>Gauges | River Site</title></head><body><header>River Site Home About</header>"
+        "<article><header><h1>Gauges</h1><p>Posted in May.</p></header><p>Gauges read hourly.</p></article>"
+        "<footer>Contact us</footer></body></html>"
+    )
+    text, sections = sentences_of(tmp_path, "gauges.html", page)
+    assert "River Site Home" not in text and "Contact us" not in text
+    assert sections == {"Posted in May.": "Gauges", "Gauges read hourly.": "Gauges"}
