@@ -317,7 +317,6 @@ class _Progress:
 
     def close(self) -> None:
         self.bar.total = self.sentences
-        self.bar.refresh()
         self.bar.close()
 
 
