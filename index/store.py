@@ -190,11 +190,12 @@ class ChunkStore:
         return json.dumps(sorted(self.committed().items()))
 
 
-def _pages(collection, include: list[str]):
-    """Every row of `collection`, READ_PAGE at a time (one `get` of everything fails past SQLite's limit)."""
+def _pages(collection, include: list[str], where: dict | None = None):
+    """Every row of `collection` (matching `where`), READ_PAGE at a time: one `get` of more rows than SQLite
+    binds variables in a statement fails, and one document of a big file can have that many sentences."""
     offset = 0
     while True:
-        page = collection.get(include=include, limit=READ_PAGE, offset=offset)
+        page = collection.get(where=where, include=include, limit=READ_PAGE, offset=offset)
         if not page["ids"]:
             return
         yield page
