@@ -22,6 +22,8 @@ def cmd_index(args, settings) -> int:
     from index.pipeline import index_paths
 
     paths = args.paths or [DEFAULT_SEEDS]
+    if args.max_bytes is not None:
+        settings = settings.model_copy(update={"max_document_bytes": args.max_bytes})
     report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet)
     for warning in report.warnings:
         print(f"brief: warning: {warning}", file=sys.stderr)
@@ -102,6 +104,20 @@ def cmd_serve(args, settings) -> int:
     return serve(settings, host=args.host, port=args.port, password=password, api_key=api_key)
 
 
+def byte_count(value: str) -> int:
+    """A size such as 60000000, 500K, 60M or 1G (powers of 1024)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    scale = units.get(text[-1:], 1)
+    try:
+        number = float(text[:-1] if scale > 1 else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a size (e.g. 60000000, 500K, 60M)") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' must be at least 1 byte")
+    return int(number * scale)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brief", description="Cited answers over a policy brief.")
     parser.add_argument("--config", help="TOML configuration file (default: ./brief.toml if present)")
@@ -112,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
     p.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--max-bytes",
+        type=byte_count,
+        metavar="N",
+        help="largest file to index, e.g. 60000000 or 60M (default: max_document_bytes, 10 MiB)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question with citations")

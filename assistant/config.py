@@ -87,7 +87,11 @@ class Settings(BaseModel):
     )
     max_turn_chars: int = Field(20_000, ge=10, description="Longest earlier assistant turn.")
     max_request_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body of the HTTP API.")
-    max_upload_bytes: int = Field(10 << 20, ge=1024, description="Largest document accepted by upload.")
+    max_document_bytes: int = Field(
+        10 << 20,
+        ge=1024,
+        description="Largest file accepted for indexing, by upload or `brief index` (which --max-bytes overrides).",
+    )
 
     @field_validator("llm_backend")
     @classmethod

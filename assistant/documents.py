@@ -19,6 +19,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
+from index.pipeline import size_refusal
 from index.store import ManifestEntry
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".pdf", ".html")  # what the pages advertise; .markdown/.htm also load
@@ -61,10 +62,8 @@ def check_upload(filename: str, data: bytes, settings: Settings) -> str:
         raise UploadRefused(
             f"{filename}: unsupported file type '{suffix or '(none)'}'; use {' '.join(UPLOAD_SUFFIXES)}"
         )
-    if len(data) > settings.max_upload_bytes:
-        raise UploadRefused(
-            f"{filename} is {len(data) / 1e6:.1f} MB; the limit is {settings.max_upload_bytes / 1e6:.1f} MB"
-        )
+    if len(data) > settings.max_document_bytes:
+        raise UploadRefused(size_refusal(filename, len(data), settings.max_document_bytes))
     try:
         load_document(Path(name), data=data)
     except LoadError as exc:

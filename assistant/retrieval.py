@@ -53,13 +53,13 @@ class HybridRetriever:
             now = time.monotonic()
             if self._manifest is None or changes != self.store.local_changes or now - read_at > MANIFEST_MAX_AGE_S:
                 self._manifest_key = (self.store.local_changes, now)  # before reading: a commit meanwhile re-reads
-                self._manifest = self.store.committed_entries()
+                self._manifest = self.store.documents(with_text=False)
             return self._manifest
 
     def sync(self, manifest=None) -> list[str]:
         """Bring the lexical index up to date with the store's committed documents; returns the paths
-        fetched from the store. `manifest` is `store.committed_entries()` if already read."""
-        manifest = self.store.committed_entries() if manifest is None else manifest
+        fetched from the store. `manifest` is `store.documents(with_text=False)` if already read."""
+        manifest = self.store.documents(with_text=False) if manifest is None else manifest
         wanted = {path: entry.version for path, entry in manifest.items()}
         with self._sync_lock:
             if wanted == self._held:

@@ -90,7 +90,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
                 if state.secrets
                 else None,
                 ssr_mode=False,
-                max_file_size=settings.max_upload_bytes,
+                max_file_size=settings.max_document_bytes,
                 run_history=False,  # no run records kept in the browser or sent to a Hugging Face bucket
             )
             # Gradio checks that a file handed to an event was received by its upload route only for Blocks it

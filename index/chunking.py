@@ -7,6 +7,7 @@ Pure functions: no model, no store. Offsets always refer to the original text, s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 # Tokens ending in a period that do not end a sentence.
@@ -59,6 +60,8 @@ _INITIALISM = re.compile(r"^(?:[A-Za-z]\.){1,4}[A-Za-z]?$")  # U.S, U.K, e.g, i.
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+|$)")
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 MAX_HEADING_WORDS = 12
+MAX_SENTENCE_CHARS = 1000
+MAX_PARAGRAPH_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,16 @@ class Sentence:
     section: str
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph of extracted text, text[start:end], and the section it sits in (from a structured
+    format such as HTML, where the loader knows the headings)."""
+
+    start: int
+    end: int
+    section: str
 
 
 def normalise_whitespace(text: str) -> tuple[str, list[int]]:
@@ -142,44 +155,92 @@ def _continues(text: str, position: int) -> bool:
     return bool(nxt) and nxt[0].isupper() and nxt.lower() not in {"the", "this", "it", "he", "she", "they", "in"}
 
 
-def chunk_document(text: str) -> list[Sentence]:
+def chunk_document(text: str, blocks: list[Block] | None = None) -> list[Sentence]:
     """Sentences of `text` with their section headings; offsets index into `text` itself."""
-    lines: list[tuple[int, str]] = []
-    offset = 0
-    for raw_line in text.splitlines(keepends=True):
-        lines.append((offset, raw_line))
-        offset += len(raw_line)
+    return list(iter_sentences(text, blocks))
 
-    sentences: list[Sentence] = []
+
+def iter_sentences(text: str, blocks: Iterable[Block] | None = None) -> Iterator[Sentence]:
+    """Sentences of `text`, lazily and in order. With `blocks` (a loader that knows the structure, e.g. HTML)
+    each block is a paragraph under its given section; without, headings and paragraphs are found from the
+    lines. Work per paragraph is bounded, so a huge file streams in constant memory beyond its text."""
+    if blocks is not None:
+        for block in blocks:
+            yield from _paragraph_sentences(text, block.start, block.end, block.section)
+        return
     section = ""
     body_start: int | None = None
     body_end = 0
-
-    def flush() -> None:
-        nonlocal body_start
-        if body_start is None:
-            return
-        normalised, origin = normalise_whitespace(text[body_start:body_end])
-        for s, e in split_sentences(normalised):
-            start = body_start + origin[s]
-            end = body_start + origin[e - 1] + 1
-            sentences.append(Sentence(text=normalised[s:e], section=section, start=start, end=end))
-        body_start = None
-
-    for idx, (line_start, line) in enumerate(lines):
-        previous = lines[idx - 1][1] if idx > 0 else None
-        following = next((ln for _, ln in lines[idx + 1 :] if ln.strip()), None)
+    for line_start, line, previous, following in _lines_in_context(text):
         heading = _is_heading(line, previous, following)
-        if heading is not None:
-            flush()
-            section = heading
-            continue
-        if not line.strip():
-            # A blank line ends a paragraph; sentences never run across paragraphs.
-            flush()
+        if heading is not None or not line.strip():
+            # A heading or a blank line ends a paragraph; sentences never run across paragraphs.
+            if body_start is not None:
+                yield from _paragraph_sentences(text, body_start, body_end, section)
+                body_start = None
+            if heading is not None:
+                section = heading
             continue
         if body_start is None:
             body_start = line_start
         body_end = line_start + len(line.rstrip())
-    flush()
-    return sentences
+        while body_end - body_start > MAX_PARAGRAPH_CHARS:
+            # A paragraph without blank lines, or one long line (a whole file, say): emit the sentences of
+            # its first window but the last, which may go on past the window, and carry on from that one.
+            window_end = body_start + MAX_PARAGRAPH_CHARS
+            done = list(_paragraph_sentences(text, body_start, window_end, section))
+            if len(done) > 1:
+                yield from done[:-1]
+                body_start = done[-1].start
+            else:  # no sentence ends in the window: cut it there
+                yield from done
+                body_start = window_end
+    if body_start is not None:
+        yield from _paragraph_sentences(text, body_start, body_end, section)
+
+
+def _paragraph_sentences(text: str, start: int, end: int, section: str) -> Iterator[Sentence]:
+    normalised, origin = normalise_whitespace(text[start:end])
+    for s, e in split_sentences(normalised):
+        for piece_start, piece_end in _cap_length(normalised, s, e):
+            yield Sentence(
+                text=normalised[piece_start:piece_end],
+                section=section,
+                start=start + origin[piece_start],
+                end=start + origin[piece_end - 1] + 1,
+            )
+
+
+def _cap_length(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Cut a span longer than MAX_SENTENCE_CHARS at spaces (code, tables, text without full stops): the
+    embedder reads only its first ~256 word pieces, and a quote should stay readable."""
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = text.rfind(" ", start + 1, start + MAX_SENTENCE_CHARS)
+        cut = cut if cut > start else start + MAX_SENTENCE_CHARS
+        yield start, cut
+        start = cut + 1 if text[cut] == " " else cut
+    if end > start:
+        yield start, end
+
+
+# What str.splitlines() splits on, so offsets match it.
+_LINE = re.compile(r"[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])?")
+
+
+def _lines_in_context(text: str) -> Iterator[tuple[int, str, str | None, str | None]]:
+    """(offset, line, the line before, the next non-blank line) for each line of `text`, lazily."""
+    previous: str | None = None
+    waiting: list[tuple[int, str]] = []  # lines whose next non-blank line is not read yet
+    for match in _LINE.finditer(text):
+        if match.start() == len(text):
+            break
+        line = match.group()
+        if line.strip():
+            for offset, earlier in waiting:
+                yield offset, earlier, previous, line
+                previous = earlier
+            waiting = []
+        waiting.append((match.start(), line))
+    for offset, earlier in waiting:
+        yield offset, earlier, previous, None
+        previous = earlier

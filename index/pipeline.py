@@ -7,15 +7,19 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.config import Settings
 from assistant.models import Chunk
-from index.chunking import chunk_document
+from index.chunking import iter_sentences
 from index.embedder import load_embeddings, model_dimension
 from index.loaders import LoadedDocument, LoadError, is_supported, load_document
 from index.store import ChunkStore, ManifestEntry
+
+# Sentences embedded together, across documents: the embedder sorts them by length, so a larger pool pads less.
+EMBED_POOL = 512
 
 
 @dataclass
@@ -76,9 +80,14 @@ def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[P
 
 
 def make_chunks(doc: LoadedDocument, source: str, path_key: str) -> list[Chunk]:
+    return list(iter_chunks(doc, source, path_key))
+
+
+def iter_chunks(doc: LoadedDocument, source: str, path_key: str) -> Iterator[Chunk]:
+    """The document's sentences as chunks, lazily (a big file is never held as a list of sentences)."""
     key = hashlib.sha1(path_key.encode()).hexdigest()[:12]
-    return [
-        Chunk(
+    for i, s in enumerate(iter_sentences(doc.text, doc.blocks)):
+        yield Chunk(
             id=f"{key}-{doc.content_hash[:12]}-{i}",
             text=s.text,
             source=source,
@@ -88,8 +97,6 @@ def make_chunks(doc: LoadedDocument, source: str, path_key: str) -> list[Chunk]:
             position=i,
             doc_hash=doc.content_hash,
         )
-        for i, s in enumerate(chunk_document(doc.text))
-    ]
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -106,26 +113,26 @@ def index_paths(
         store.drop()
         store = open_store(settings)
     files, roots = discover(paths, report)
-    known = store.documents()
+    known = store.documents(with_text=False)
 
-    todo: list[tuple[Path, LoadedDocument]] = []
+    todo: list[Path] = []
     seen: set[str] = set()
     for path in files:
         key = str(path.resolve())
         seen.add(key)
         try:
-            doc = load_document(path)
+            content_hash = file_hash(path, settings.max_document_bytes)
         except LoadError as exc:
             report.errors.append(str(exc))
             continue
         entry = known.get(key)
-        if entry and entry.doc_hash == doc.content_hash:
+        if entry and entry.doc_hash == content_hash:
             report.unchanged.append(display_path(path))
         else:
-            todo.append((path, doc))
+            todo.append(path)
 
     if todo:
-        items = [(str(path.resolve()), display_path(path), doc) for path, doc in todo]
+        items = [(str(path.resolve()), display_path(path), path) for path in todo]
         write_documents(items, store, settings, report, known, progress)
 
     for key, entry in known.items():
@@ -136,37 +143,111 @@ def index_paths(
     return report
 
 
+def file_hash(path: Path, max_bytes: int) -> str:
+    """The SHA-256 of the file's bytes (what decides whether it changed), read in pieces; LoadError if it
+    cannot be read or is over the size limit."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(size_refusal(str(path), size, max_bytes))
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def size_refusal(name: str, size: int, max_bytes: int) -> str:
+    """The one message for a document over `max_document_bytes`, from any door."""
+    return (
+        f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB "
+        "(max_document_bytes; for `brief index`, --max-bytes N raises it)"
+    )
+
+
+@dataclass
+class _Pending:
+    """A document whose chunks are being embedded and written; committed once all are stored."""
+
+    key: str
+    source: str
+    doc: LoadedDocument
+    n_chunks: int = 0
+    n_written: int = 0
+    chunked: bool = False
+
+
 def write_documents(
-    items: list[tuple[str, str, LoadedDocument]],
+    items: list[tuple[str, str, LoadedDocument | Path]],
     store: ChunkStore,
     settings: Settings,
     report: IndexReport,
     known: dict[str, ManifestEntry],
     progress: bool,
 ) -> None:
-    """Chunk, embed and store each (key, source, document); the manifest entry is written last (the commit)."""
+    """Chunk, embed and store each (key, source, document or its path), streaming: sentences are embedded
+    EMBED_POOL at a time across documents and written as they come, so memory stays bounded whatever the
+    corpus or file size. A document's manifest entry is written after all its chunks (the commit)."""
     embeddings = load_embeddings(settings.embedding_model)
-    for key, source, doc in _progress(items, progress):
-        chunks = make_chunks(doc, source, key)
-        if not chunks:
-            report.errors.append(f"{source}: no sentences found")
+    bar = _Progress(items, enabled=progress)
+    pool: list[tuple[_Pending, Chunk]] = []
+
+    def flush() -> None:
+        if not pool:
+            return
+        vectors = embeddings.embed_documents([embedding_text(c) for _, c in pool])
+        by_document: dict[str, tuple[_Pending, list[Chunk], list]] = {}
+        for (pending, chunk), vector in zip(pool, vectors, strict=True):
+            by_document.setdefault(pending.key, (pending, [], []))
+            by_document[pending.key][1].append(chunk)
+            by_document[pending.key][2].append(vector)
+        for pending, chunks, doc_vectors in by_document.values():
+            store.add_chunks(chunks, pending.key, doc_vectors)
+            pending.n_written += len(chunks)
+            if pending.chunked and pending.n_written == pending.n_chunks:
+                _commit(pending, store, report, known)
+        bar.update(len(pool))
+        pool.clear()
+
+    for key, source, item in items:
+        try:
+            doc = load_document(item) if isinstance(item, Path) else item
+        except LoadError as exc:
+            report.errors.append(str(exc))
+            bar.skip()
             continue
-        vectors = embeddings.embed_documents([embedding_text(c) for c in chunks])
-        store.add_chunks(chunks, key, vectors)
-        store.commit_document(
-            ManifestEntry(
-                path=key,
-                source=source,
-                doc_hash=doc.content_hash,
-                n_chunks=len(chunks),
-                kind=doc.kind,
-                indexed_at=time.time(),
-                text=doc.text,
-            )
+        pending = _Pending(key, source, doc)
+        for chunk in iter_chunks(doc, source, key):
+            pool.append((pending, chunk))
+            pending.n_chunks += 1
+            if len(pool) >= EMBED_POOL:
+                bar.reading(doc, chunk.end)
+                flush()
+        pending.chunked = True
+        bar.reading(doc, len(doc.text))
+        if pending.n_chunks == 0:
+            report.errors.append(f"{source}: no sentences found")
+        elif pending.n_written == pending.n_chunks:
+            _commit(pending, store, report, known)
+    flush()
+    bar.close()
+
+
+def _commit(pending: _Pending, store: ChunkStore, report: IndexReport, known: dict[str, ManifestEntry]) -> None:
+    doc = pending.doc
+    store.commit_document(
+        ManifestEntry(
+            path=pending.key,
+            source=pending.source,
+            doc_hash=doc.content_hash,
+            n_chunks=pending.n_chunks,
+            kind=doc.kind,
+            indexed_at=time.time(),
+            text=doc.text,
         )
-        store.delete_stale_chunks(key, doc.content_hash)
-        (report.updated if key in known else report.added).append(source)
-        report.chunks_written += len(chunks)
+    )
+    store.delete_stale_chunks(pending.key, doc.content_hash)
+    (report.updated if pending.key in known else report.added).append(pending.source)
+    report.chunks_written += pending.n_chunks
 
 
 def index_texts(texts: list[tuple[str, str]], settings: Settings, *, progress: bool = True, store=None) -> IndexReport:
@@ -174,7 +255,7 @@ def index_texts(texts: list[tuple[str, str]], settings: Settings, *, progress: b
     is the document's key; unchanged texts are skipped."""
     report = IndexReport()
     store = store or open_store(settings)
-    known = store.documents()
+    known = store.documents(with_text=False)
     todo = []
     for source, text in texts:
         doc = LoadedDocument(
@@ -189,7 +270,60 @@ def index_texts(texts: list[tuple[str, str]], settings: Settings, *, progress: b
     return report
 
 
-def _progress(items, enabled: bool):
-    from tqdm import tqdm
+class _Progress:
+    """A tqdm bar counting sentences, with a total estimated from the bytes still to read: a rate and an
+    ETA from the first batch on, even for one big file."""
 
-    return tqdm(items, desc="indexing", unit="file", disable=not enabled or len(items) < 2, file=sys.stderr)
+    def __init__(self, items: list, enabled: bool):
+        from tqdm import tqdm
+
+        self.sizes = [_size(item) for _, _, item in items]
+        self.total_bytes = max(1, sum(self.sizes))
+        self.done_bytes = 0  # bytes of the documents finished so far
+        self.current = 0  # index of the document being read
+        self.read_fraction = 0.0
+        self.sentences = 0
+        self.bar = tqdm(
+            total=max(1, self.total_bytes // 150),  # ~150 bytes a sentence until there is a measurement
+            desc="indexing",
+            unit=" sentences",
+            disable=not enabled,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+    def reading(self, doc: LoadedDocument, position: int) -> None:
+        """`position` characters of `doc`'s text have been chunked."""
+        self.read_fraction = position / max(1, len(doc.text))
+        if position >= len(doc.text):
+            self._next()
+
+    def skip(self) -> None:
+        self._next()
+
+    def _next(self) -> None:
+        self.done_bytes += self.sizes[self.current]
+        self.current += 1
+        self.read_fraction = 0.0
+
+    def update(self, n: int) -> None:
+        self.sentences += n
+        read = self.done_bytes + (
+            self.sizes[self.current] * self.read_fraction if self.current < len(self.sizes) else 0
+        )
+        if read > 0:
+            self.bar.total = max(self.sentences, round(self.sentences * self.total_bytes / read))
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.total = self.sentences
+        self.bar.close()
+
+
+def _size(item: LoadedDocument | Path) -> int:
+    if isinstance(item, Path):
+        try:
+            return item.stat().st_size
+        except OSError:
+            return 0
+    return len(item.text)

@@ -17,6 +17,8 @@ from assistant.config import Settings
 from assistant.models import Chunk
 
 MANIFEST_SUFFIX = "__manifest"
+# Rows read per `get`: Chroma binds one SQL variable per row, and SQLite allows 32,766 in one statement.
+READ_PAGE = 5000
 
 
 class StoreError(RuntimeError):
@@ -87,13 +89,24 @@ class ChunkStore:
                 )
 
     # Manifest -----------------------------------------------------------------------------------------
-    def documents(self) -> dict[str, ManifestEntry]:
-        got = self.manifest.get(include=["metadatas", "documents"])
+    def documents(self, with_text: bool = True) -> dict[str, ManifestEntry]:
+        """Every complete document; without `with_text` their texts are left empty (much less to read)."""
         entries = {}
-        for meta, text in zip(got["metadatas"] or [], got["documents"] or [], strict=False):
-            entry = ManifestEntry(text=text or "", **json.loads(meta["entry"]))
-            entries[entry.path] = entry
+        for page in _pages(self.manifest, ["metadatas", "documents"] if with_text else ["metadatas"]):
+            texts = page["documents"] if with_text else [""] * len(page["ids"])
+            for meta, text in zip(page["metadatas"], texts, strict=True):
+                entry = ManifestEntry(text=text or "", **json.loads(meta["entry"]))
+                entries[entry.path] = entry
         return entries
+
+    def committed(self) -> dict[str, str]:
+        """path -> doc_hash of every complete document, without reading the documents' texts."""
+        versions = {}
+        for page in _pages(self.manifest, ["metadatas"]):
+            for meta in page["metadatas"]:
+                fields = json.loads(meta["entry"])
+                versions[fields["path"]] = fields["doc_hash"]
+        return versions
 
     def commit_document(self, entry: ManifestEntry) -> None:
         fields = {k: v for k, v in entry.__dict__.items() if k != "text"}
@@ -142,22 +155,15 @@ class ChunkStore:
 
     def all_chunks(self) -> list[Chunk]:
         """Every committed chunk (orphans of an interrupted run are left out)."""
-        committed = {p: e.doc_hash for p, e in self.documents().items()}
-        got = self.chunks.get(include=["documents", "metadatas"])
+        committed = self.committed()
         chunks = [
             _to_chunk(cid, text, meta)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            for page in _pages(self.chunks, ["documents", "metadatas"])
+            for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
             if committed.get(meta.get("path")) == meta.get("doc_hash")
         ]
         chunks.sort(key=lambda c: (c.source, c.position))
         return chunks
-
-    def committed_entries(self) -> dict[str, ManifestEntry]:
-        """The manifest without the documents' text (their `text` is ''): cheap enough to read before every
-        question, to check that a cache of the store is current and to filter search hits."""
-        got = self.manifest.get(include=["metadatas"])
-        entries = [ManifestEntry(text="", **json.loads(meta["entry"])) for meta in got["metadatas"] or []]
-        return {e.path: e for e in entries}
 
     def committed_document(self, path: str) -> tuple[ManifestEntry, list[Chunk]] | None:
         """One committed document's manifest entry and chunks in order, or None if it is not committed (or
@@ -166,13 +172,12 @@ class ChunkStore:
         if not got["ids"]:
             return None
         entry = ManifestEntry(text=got["documents"][0] or "", **json.loads(got["metadatas"][0]["entry"]))
-        found = self.chunks.get(
-            where={"$and": [{"path": path}, {"doc_hash": entry.doc_hash}]}, include=["documents", "metadatas"]
-        )
+        where = {"$and": [{"path": path}, {"doc_hash": entry.doc_hash}]}
         chunks = sorted(
             (
                 _to_chunk(cid, text, meta)
-                for cid, text, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
+                for page in _pages(self.chunks, ["documents", "metadatas"], where)
+                for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
             ),
             key=lambda c: c.position,
         )
@@ -181,9 +186,8 @@ class ChunkStore:
     def query(
         self, vector: list[float], k: int, manifest: dict[str, ManifestEntry] | None = None
     ) -> list[tuple[Chunk, float]]:
-        """Top-k committed chunks by cosine similarity (`manifest`: committed_entries(), if already read)."""
-        manifest = self.committed_entries() if manifest is None else manifest
-        committed = {p: e.doc_hash for p, e in manifest.items()}
+        """Top-k committed chunks by cosine similarity (`manifest`: documents(with_text=False), if already read)."""
+        committed = self.committed() if manifest is None else {p: e.doc_hash for p, e in manifest.items()}
         total = self.chunks.count()
         if total == 0:
             return []
@@ -211,8 +215,19 @@ class ChunkStore:
 
     def version(self) -> str:
         """Changes whenever a document is committed or removed; readers use it to refresh caches."""
-        entries = self.documents()
-        return json.dumps(sorted((p, e.doc_hash) for p, e in entries.items()))
+        return json.dumps(sorted(self.committed().items()))
+
+
+def _pages(collection, include: list[str], where: dict | None = None):
+    """Every row of `collection` (matching `where`), READ_PAGE at a time: one `get` of more rows than SQLite
+    binds variables in a statement fails, and one document of a big file can have that many sentences."""
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=READ_PAGE, offset=offset)
+        if not page["ids"]:
+            return
+        yield page
+        offset += len(page["ids"])
 
 
 def _to_chunk(cid: str, text: str, meta: dict) -> Chunk:

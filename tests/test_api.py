@@ -31,7 +31,7 @@ DISTINCT = [
 def assistant(tmp_path_factory):
     from assistant import Assistant
 
-    settings = indexed_settings(tmp_path_factory.mktemp("api") / ".brief", max_upload_bytes=UPLOAD_LIMIT)
+    settings = indexed_settings(tmp_path_factory.mktemp("api") / ".brief", max_document_bytes=UPLOAD_LIMIT)
     a = Assistant(settings)
     a.warm_up()
     return a

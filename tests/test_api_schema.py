@@ -26,7 +26,7 @@ MODEL_PATHS = r"^/(api/ask|api/ask/stream|v1/chat/completions)$"
 # The schema is loaded when the module is imported (schemathesis' lazy fixture loader does not work with this
 # pytest); the Assistant loads nothing until first used, and the fixture below indexes and warms it up first.
 DATA_DIR = Path(tempfile.mkdtemp(prefix="brief-schema-")) / ".brief"
-ASSISTANT = Assistant(load_settings(data_dir=str(DATA_DIR), max_upload_bytes=64 << 10))
+ASSISTANT = Assistant(load_settings(data_dir=str(DATA_DIR), max_document_bytes=64 << 10))
 APP = create_api(ASSISTANT, ASSISTANT.settings, api_key=KEY)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, headers={"Authorization": f"Bearer {KEY}"})  # guarded too
 

@@ -153,7 +153,7 @@ def build_app(assistant) -> gr.Blocks:
         if not received_by_upload(file_path):
             gr.Warning("Upload refused: the file was not uploaded to this server")
             return "Upload refused: the file was not uploaded to this server.", *documents_view(), None
-        original = Path(file_path)  # Gradio has already refused files over max_upload_bytes
+        original = Path(file_path)  # Gradio has already refused files over max_document_bytes
         progress(0.3, desc="Checking and indexing (embedding sentences)")
         try:
             added = add_document(assistant.store, settings, original.name, original.read_bytes())
@@ -235,7 +235,7 @@ def build_app(assistant) -> gr.Blocks:
                     retrieved = gr.HTML(retrieved_html(None), elem_id="retrieved", js_on_load=None)
         with gr.Accordion("Documents", open=False, elem_id="documents-panel"):
             gr.Markdown(
-                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.max_upload_bytes / 1e6:.0f} MB). "
+                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.max_document_bytes / 1e6:.0f} MB). "
                 "It is checked before anything is saved, then indexed."
             )
             upload = gr.File(label="Upload", file_types=list(UPLOAD_SUFFIXES), type="filepath", elem_id="upload")
