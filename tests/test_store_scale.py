@@ -53,12 +53,15 @@ def test_reads_page_past_sqlites_variable_limit(tmp_path):
         rng.standard_normal((1, DIMENSION)).astype(np.float32),
     )
 
-    # What `ask` reads: every committed chunk (the retriever's view), the manifest, its version, a dense query.
+    # What `ask` reads: every committed chunk, the manifest, its version, one document's chunks (the lexical
+    # index's sync), a dense query.
     chunks = store.all_chunks()
     assert len(chunks) == N_CHUNKS and store.count() == N_CHUNKS + 1
     assert [c.position for c in chunks] == list(range(N_CHUNKS)), "each chunk once, in document order"
     assert all(text[c.start : c.end] == c.text for c in chunks[:: N_CHUNKS // 50])
     assert list(store.documents()) == [path] and store.committed() == {path: doc_hash}
     assert path in store.version()
+    entry, document_chunks = store.committed_document(path)
+    assert entry.doc_hash == doc_hash and len(document_chunks) == N_CHUNKS
     hits = store.query(rng.standard_normal(DIMENSION).tolist(), k=10)
     assert len(hits) == 10 and all(c.source == "big.txt" for c, _ in hits)
