@@ -36,8 +36,9 @@ class IndexReport:
         )
 
 
-def open_store(settings: Settings) -> ChunkStore:
-    return ChunkStore(settings, settings.embedding_model, model_dimension(settings.embedding_model))
+def open_store(settings: Settings, *, verify: bool = True) -> ChunkStore:
+    """The live index; `verify=False` skips the embedding-model check (a rebuild replaces what it finds)."""
+    return ChunkStore(settings, settings.embedding_model, model_dimension(settings.embedding_model), verify=verify)
 
 
 def display_path(path: Path) -> str:
@@ -100,11 +101,15 @@ def embedding_text(chunk: Chunk) -> str:
 def index_paths(
     paths: list[Path], settings: Settings, *, rebuild: bool = False, progress: bool = True, store=None
 ) -> IndexReport:
+    """Index `paths` into the live index. With `rebuild`, into a new generation beside it (with the uploaded
+    documents, which belong to the index rather than to any path), made live only once complete: readers keep
+    the old index meanwhile, and a killed rebuild leaves it as it was."""
     report = IndexReport()
-    store = store or open_store(settings)
-    if rebuild:
-        store.drop()
-        store = open_store(settings)
+    live = store or open_store(settings, verify=not rebuild)
+    live.drop_other_generations()  # a killed rebuild's, or one a killed rebuild had replaced
+    store = live.new_generation() if rebuild else live
+    if rebuild and settings.uploads_dir.is_dir():
+        paths = [*paths, settings.uploads_dir]
     files, roots = discover(paths, report)
     known = store.documents()
 
@@ -133,6 +138,8 @@ def index_paths(
         if under_root and key not in seen and not os.path.exists(key):
             store.remove_document(key)
             report.removed.append(entry.source)
+    if rebuild:
+        live.publish(store)
     return report
 
 
@@ -167,6 +174,14 @@ def write_documents(
         store.delete_stale_chunks(key, doc.content_hash)
         (report.updated if key in known else report.added).append(source)
         report.chunks_written += len(chunks)
+
+
+def index_document(key: str, source: str, doc: LoadedDocument, settings: Settings, store: ChunkStore) -> IndexReport:
+    """Index one loaded document under `key`, which need not hold its bytes yet: an upload is indexed under
+    its final path while its bytes wait beside the file they replace."""
+    report = IndexReport()
+    write_documents([(key, source, doc)], store, settings, report, store.documents(), progress=False)
+    return report
 
 
 def index_texts(texts: list[tuple[str, str]], settings: Settings, *, progress: bool = True, store=None) -> IndexReport:

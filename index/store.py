@@ -4,12 +4,20 @@ of each document is complete.
 The manifest is the commit record. A document's chunks are written first and its manifest entry last, and
 readers only see chunks whose (path, doc_hash) the manifest names; so a run killed half-way leaves the
 previous index intact, and the next run replaces the half-written chunks.
+
+A rebuild writes a new generation of both collections beside the live one and switches to it only when it is
+complete, by changing the metadata of a small pointer collection (`<collection>__live`, {"generation": n}).
+That is one record in Chroma's own catalogue, so the switch is atomic, and every reader sees it, whether the
+store is embedded or a Chroma server on another machine (a file in the data dir would serve only the former).
+Generation 1 is the plain collection names, so a store without a pointer (built before generations) is live
+as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -17,6 +25,8 @@ from assistant.config import Settings
 from assistant.models import Chunk
 
 MANIFEST_SUFFIX = "__manifest"
+POINTER_SUFFIX = "__live"  # the collection whose metadata names the live generation
+GENERATION_INFIX = "__g"  # generation n > 1 is "<collection>__g<n>" (and its manifest)
 
 
 class StoreError(RuntimeError):
@@ -56,20 +66,40 @@ def make_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
-class ChunkStore:
-    """Sentence chunks in a Chroma collection, and the manifest beside them."""
+def generation_names(collection: str, generation: int) -> tuple[str, str]:
+    """The (chunks, manifest) collection names of one generation of the index."""
+    base = collection if generation == 1 else f"{collection}{GENERATION_INFIX}{generation}"
+    return base, base + MANIFEST_SUFFIX
 
-    def __init__(self, settings: Settings, embedding_name: str, dimension: int):
+
+class ChunkStore:
+    """Sentence chunks in a Chroma collection, and the manifest beside them: the live generation, or with
+    `generation` given, another one (a rebuild's, until `publish` makes it live)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedding_name: str,
+        dimension: int,
+        *,
+        generation: int | None = None,
+        verify: bool = True,
+    ):
         self.settings = settings
         self.client = make_client(settings)
-        identity = {"embedding_model": embedding_name, "embedding_dim": dimension, "hnsw:space": "cosine"}
-        self.chunks = self.client.get_or_create_collection(
-            settings.collection, embedding_function=None, metadata=identity
-        )
-        self._check_identity(identity)
+        self.identity = {"embedding_model": embedding_name, "embedding_dim": dimension, "hnsw:space": "cosine"}
+        self.follows_pointer = generation is None
+        self._open(self.live_generation() if generation is None else generation, verify=verify)
+
+    def _open(self, generation: int, verify: bool = True) -> None:
+        chunks_name, manifest_name = generation_names(self.settings.collection, generation)
+        self.chunks = self.client.get_or_create_collection(chunks_name, embedding_function=None, metadata=self.identity)
+        if verify:
+            self._check_identity(self.identity)
         self.manifest = self.client.get_or_create_collection(
-            settings.collection + MANIFEST_SUFFIX, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            manifest_name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        self.generation = generation
 
     def _check_identity(self, expected: dict) -> None:
         found = self.chunks.metadata or {}
@@ -80,8 +110,64 @@ class ChunkStore:
                     f"configuration uses {expected[key]!r}; re-index with `brief index --rebuild`"
                 )
 
+    # Generations --------------------------------------------------------------------------------------
+    def live_generation(self) -> int:
+        from chromadb.errors import NotFoundError
+
+        try:
+            pointer = self.client.get_collection(self.settings.collection + POINTER_SUFFIX)
+        except NotFoundError:
+            return 1
+        return int((pointer.metadata or {}).get("generation", 1))
+
+    def _follow_pointer(self) -> None:
+        """Switch to the live generation if a rebuild (in any process) has published a new one."""
+        if self.follows_pointer:
+            live = self.live_generation()
+            if live != self.generation:
+                self._open(live)
+
+    def _generations(self) -> set[int]:
+        """The generations that have collections in the store, live or not."""
+        pattern = re.compile(
+            rf"{re.escape(self.settings.collection)}(?:{GENERATION_INFIX}(\d+))?(?:{MANIFEST_SUFFIX})?"
+        )
+        found = set()
+        for collection in self.client.list_collections():
+            match = pattern.fullmatch(collection.name)
+            if match:
+                found.add(int(match.group(1) or 1))
+        return found
+
+    def new_generation(self) -> ChunkStore:
+        """An empty generation beside the live one, for a rebuild; readers do not see it until `publish`."""
+        number = max(self._generations() | {self.live_generation()}) + 1
+        return ChunkStore(
+            self.settings, self.identity["embedding_model"], self.identity["embedding_dim"], generation=number
+        )
+
+    def publish(self, built: ChunkStore) -> None:
+        """Make `built` the live generation (one atomic metadata change), then delete the one it replaces."""
+        name = self.settings.collection + POINTER_SUFFIX
+        pointer = self.client.get_or_create_collection(
+            name, embedding_function=None, metadata={"generation": built.generation}
+        )
+        pointer.modify(metadata={"generation": built.generation})
+        self._follow_pointer()
+        self.drop_other_generations()
+
+    def drop_other_generations(self) -> None:
+        """Delete every generation but the live one: the one a rebuild replaced, or a rebuild's that was killed
+        before it was published. Only writers call this (a rebuild may be running in no other process)."""
+        live = self.live_generation()
+        for generation in self._generations() - {live}:
+            for name in generation_names(self.settings.collection, generation):
+                with contextlib.suppress(Exception):  # absent already
+                    self.client.delete_collection(name)
+
     # Manifest -----------------------------------------------------------------------------------------
     def documents(self) -> dict[str, ManifestEntry]:
+        self._follow_pointer()
         got = self.manifest.get(include=["metadatas", "documents"])
         entries = {}
         for meta, text in zip(got["metadatas"] or [], got["documents"] or [], strict=False):
@@ -164,18 +250,14 @@ class ChunkStore:
         return hits[:k]
 
     def count(self) -> int:
+        self._follow_pointer()
         return self.chunks.count()
 
-    def drop(self) -> None:
-        """Delete both collections (for --rebuild)."""
-        for name in (self.settings.collection, self.settings.collection + MANIFEST_SUFFIX):
-            with contextlib.suppress(Exception):  # absent already
-                self.client.delete_collection(name)
-
     def version(self) -> str:
-        """Changes whenever a document is committed or removed; readers use it to refresh caches."""
+        """Changes whenever a document is committed or removed, or a rebuild is published; readers use it to
+        refresh caches."""
         entries = self.documents()
-        return json.dumps(sorted((p, e.doc_hash) for p, e in entries.items()))
+        return json.dumps([self.generation, sorted((p, e.doc_hash) for p, e in entries.items())])
 
 
 def _to_chunk(cid: str, text: str, meta: dict) -> Chunk:
