@@ -150,8 +150,8 @@ def recover_uploads(store, settings: Settings) -> None:
 
 
 def _settle(store, pending: Path) -> None:
-    """Move a pending upload into place if the index has committed its bytes; otherwise delete it and the
-    sentences its indexing wrote (they belong to no committed version)."""
+    """Move a pending upload into place if the index has committed its bytes, otherwise delete it; then delete
+    the sentences of the version that lost (the replaced one, or the pending one's half-written)."""
     target = pending.with_name(pending.name.removeprefix(PENDING_PREFIX))
     entry = store.documents().get(str(target))
     if entry is not None and entry.doc_hash == _content_hash(pending.read_bytes()):
@@ -159,7 +159,7 @@ def _settle(store, pending: Path) -> None:
         _sync_directory(target.parent)
     else:
         pending.unlink()
-        store.delete_stale_chunks(str(target), entry.doc_hash if entry else None)
+    store.delete_stale_chunks(str(target), entry.doc_hash if entry else None)
 
 
 def _content_hash(data: bytes) -> str:

@@ -133,11 +133,14 @@ def index_paths(
         items = [(str(path.resolve()), display_path(path), doc) for path, doc in todo]
         write_documents(items, store, settings, report, known, progress)
 
+    def under_root(key: str) -> bool:
+        return any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
+
     for key, entry in known.items():
-        under_root = any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
-        if under_root and key not in seen and not os.path.exists(key):
+        if under_root(key) and key not in seen and not os.path.exists(key):
             store.remove_document(key)
             report.removed.append(entry.source)
+    store.delete_uncommitted(lambda key: key is not None and under_root(key))
     if rebuild:
         live.publish(store)
     return report

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -213,6 +214,24 @@ class ChunkStore:
         if keep_hash is not None:
             where = {"$and": [{"path": path}, {"doc_hash": {"$ne": keep_hash}}]}
         self.chunks.delete(where=where)
+
+    def delete_uncommitted(self, covers: Callable[[str], bool], page: int = 5000) -> int:
+        """Delete the chunks of paths that `covers` whose version the manifest does not name: what a run killed
+        between a commit and its clean-up, or between a removal's two steps, left behind. How many."""
+        committed = {p: e.doc_hash for p, e in self.documents().items()}
+        doomed, offset = [], 0
+        while True:
+            got = self.chunks.get(include=["metadatas"], limit=page, offset=offset)
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                path = meta.get("path")
+                if covers(path) and committed.get(path) != meta.get("doc_hash"):
+                    doomed.append(cid)
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        for start in range(0, len(doomed), page):
+            self.chunks.delete(ids=doomed[start : start + page])
+        return len(doomed)
 
     def remove_document(self, path: str) -> None:
         self.manifest.delete(ids=[path])
