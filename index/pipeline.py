@@ -141,7 +141,10 @@ def index_paths(
             store.remove_document(key)
             report.removed.append(entry.source)
     store.delete_uncommitted(lambda key: key is not None and under_root(key))
-    if rebuild:
+    if rebuild and report.errors:  # a rebuild replaces everything: not with an index that misses some of it
+        live.drop_other_generations()
+        report.errors.append("the rebuild is not used; the previous index is unchanged")
+    elif rebuild:
         live.publish(store)
     return report
 

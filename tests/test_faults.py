@@ -436,6 +436,19 @@ def test_recovery_finishes_committed_uploads_and_undoes_the_rest(tmp_path):
     assert len(store.all_chunks()) == len(paths) == 9
 
 
+def test_a_rebuild_with_errors_keeps_the_previous_index(tmp_path):
+    from assistant import load_settings
+    from index.pipeline import index_paths, open_store
+
+    settings = load_settings(data_dir=str(tmp_path / "data"))
+    kept = fake_document(open_store(settings), tmp_path / "a.txt", document_text("a", 0, 3), commit=True)
+    report = index_paths([tmp_path / "nowhere"], settings, rebuild=True, progress=False)
+    assert "no such file" in report.errors[0] and "previous index is unchanged" in report.errors[-1]
+    store = open_store(settings)
+    assert [e.doc_hash for e in store.documents().values()] == [kept] and store.generation == 1
+    assert {c.name for c in store.client.list_collections()} == {"brief", "brief__manifest"}
+
+
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     port = free_port()
