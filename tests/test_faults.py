@@ -448,6 +448,21 @@ def test_a_rebuild_with_errors_keeps_the_previous_index(tmp_path):
     assert {c.name for c in store.client.list_collections()} == {"brief", "brief__manifest"}
 
 
+def test_a_rebuild_replaces_an_index_built_with_another_embedding_model(tmp_path):
+    """The refusal to open such an index says to run `brief index --rebuild`, so the rebuild must open it."""
+    from assistant import load_settings
+    from index.pipeline import index_paths, open_store
+    from index.store import ChunkStore, StoreError
+
+    settings = load_settings(data_dir=str(tmp_path / "data"))
+    fake_document(ChunkStore(settings, "another-model", 384), tmp_path / "a.txt", "Old words.", commit=True)
+    with pytest.raises(StoreError, match="rebuild"):
+        open_store(settings)
+    (tmp_path / "empty").mkdir()
+    assert index_paths([tmp_path / "empty"], settings, rebuild=True, progress=False).errors == []
+    assert open_store(settings).documents() == {}
+
+
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     port = free_port()
