@@ -126,9 +126,8 @@ def child(argv: list[str], *, kill_after: float | None = None, timeout: float = 
     for reader in readers:
         reader.join(10)
     if kill_after is not None:
-        print(
-            f"{' '.join(argv[:1] + argv[2:])[:120]}: {'killed' if killed else 'finished before'} {kill_after:.2f}s in"
-        )
+        what = " ".join(Path(a).name if a.startswith("/") else a for a in argv)
+        print(f"{what}: {'killed' if killed else 'finished before'} {kill_after:.2f}s in")
     if not killed:
         assert code == 0, f"{argv} exited {code}:\n{''.join(stderr)[-3000:]}"
     return ChildRun(lines, killed, ended - loaded_at[0])
