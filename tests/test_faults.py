@@ -244,11 +244,13 @@ def test_killed_index_runs_lose_nothing(tmp_path, rng):
 
         delay = rng.uniform(0, window)
         killed = brief_cli(data, "index", str(corpus), "--quiet", kill_after=delay).killed
-        problems = problems_in(snapshot(data), allowed, settled=not killed)
+        before = snapshot(data)
+        problems = problems_in(before, allowed, settled=not killed)
         assert not problems, f"round {round_}, killed {delay:.2f}s in (FAULT_SEED={SEED}): {problems[:20]}"
 
-        brief_cli(data, "index", str(corpus), "--quiet")  # the restart completes the run
-        before = snapshot(data)
+        if killed:
+            brief_cli(data, "index", str(corpus), "--quiet")  # the restart completes the run
+            before = snapshot(data)
         current = {str((corpus / f"{n}.txt").resolve()): {sha256((corpus / f"{n}.txt").read_bytes())} for n in names}
         assert_sound(before, current, f"round {round_}: the run after the kill")
         assert len(before["documents"]) == len(names)
@@ -258,19 +260,19 @@ def test_killed_rebuild_keeps_the_previous_index(tmp_path, rng):
     """Defect 2: `brief index --rebuild` killed at any point leaves the previous index whole; the next
     `brief index` deletes the half-built generation."""
     data, corpus = tmp_path / "data", tmp_path / "corpus"
-    names = [f"doc{i:02d}" for i in range(40)]
+    names = [f"doc{i:02d}" for i in range(30)]
     write_corpus(corpus, names, 0, 5)
     window = brief_cli(data, "index", str(corpus), "--quiet").seconds  # what a rebuild takes, once loaded
     before = snapshot(data)
-    assert len(before["documents"]) == 40
+    assert len(before["documents"]) == 30
     assert_sound(before, None, "after the first index")
     everything = versions(before)
-    delays = [window / 3] + [rng.uniform(0, window) for _ in range(4)]  # the first one mid-rebuild for sure
+    delays = [window / 3] + [rng.uniform(0, window) for _ in range(3)]  # the first one mid-rebuild for sure
     for delay in delays:
         killed = brief_cli(data, "index", str(corpus), "--rebuild", "--quiet", kill_after=delay).killed
         after = snapshot(data)
         assert_sound(after, everything, f"rebuild killed {delay:.2f}s in (killed: {killed})")
-        assert len(after["documents"]) == 40
+        assert len(after["documents"]) == 30
     brief_cli(data, "index", str(corpus), "--quiet")
     final = snapshot(data)
     assert_sound(final, everything, "the index run after the killed rebuilds")
@@ -287,7 +289,7 @@ def test_killed_uploads_and_removals_leave_old_or_new(tmp_path, rng):
     files.mkdir()
     small, long = 150, 600  # sentences: a window of a few seconds; one that is surely still being indexed
     setup = {"keep.md": 8, "replace.txt": small, "calibrate.txt": 60}
-    setup |= {f"gone{i}.txt": 60 for i in range(5)}
+    setup |= {f"gone{i}.txt": 60 for i in range(7)}
     ops = []
     for name, n in setup.items():
         (files / name).write_text(document_text(name, 0, n))
@@ -314,7 +316,7 @@ def test_killed_uploads_and_removals_leave_old_or_new(tmp_path, rng):
     for version in range(2, 6):
         upload_killed("replace.txt", version, small + version, rng.uniform(0, upload_window))
 
-    for number in range(5):
+    for number in range(7):
         delay = rng.uniform(0, delete_window)
         target = str(uploads / f"gone{number}.txt")
         allowed = versions(before)
@@ -501,7 +503,7 @@ def test_a_rebuild_is_published_to_open_readers_at_once(tmp_path, server, reques
 def test_a_rebuild_killed_on_a_chroma_server_keeps_the_index(tmp_path, chroma_url, rng):
     """The same kill against a Chroma server: the pointer lives on the server, not in the data dir."""
     data, corpus = tmp_path / "data", tmp_path / "corpus"
-    write_corpus(corpus, [f"doc{i:02d}" for i in range(30)], 0, 5)
+    write_corpus(corpus, [f"doc{i:02d}" for i in range(20)], 0, 5)
     config = tmp_path / "brief.toml"
     config.write_text(f'chroma_url = "{chroma_url}"\ncollection = "killed"\n')
     window = brief_cli(data, "--config", str(config), "index", str(corpus), "--quiet").seconds
@@ -509,7 +511,7 @@ def test_a_rebuild_killed_on_a_chroma_server_keeps_the_index(tmp_path, chroma_ur
     delay = rng.uniform(window / 4, window / 2)
     killed = brief_cli(data, "--config", str(config), "index", str(corpus), "--rebuild", kill_after=delay).killed
     after = snapshot(data, recover=False, config=config)
-    assert len(after["documents"]) == 30
+    assert len(after["documents"]) == 20
     assert_sound(after, versions(before), f"rebuild on a Chroma server killed (killed: {killed})")
 
 
