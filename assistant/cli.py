@@ -19,12 +19,15 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def cmd_index(args, settings) -> int:
-    from index.pipeline import index_paths
+    from assistant.documents import recover_uploads
+    from index.pipeline import index_paths, open_store
 
     paths = args.paths or [DEFAULT_SEEDS]
     if args.max_bytes is not None:
         settings = settings.model_copy(update={"max_document_bytes": args.max_bytes})
-    report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet)
+    store = open_store(settings, verify=not args.rebuild)
+    recover_uploads(store, settings)
+    report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
     for warning in report.warnings:
         print(f"brief: warning: {warning}", file=sys.stderr)
     for error in report.errors:

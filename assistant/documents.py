@@ -1,28 +1,29 @@
 """Adding and removing documents while the assistant runs: the one implementation behind the web chat's
 Documents panel and the API's /api/documents, so both check, save and roll back the same way.
 
-An upload is checked (type, size, parseable text) before anything is written; then saved under
-`settings.uploads_dir` by a sanitised name and indexed. If indexing fails, the file and the index are put back
-as they were (the previous version of a replaced file is restored and re-indexed).
+An upload is checked (type, size, parseable text) before anything is written. Its bytes are then saved beside
+their final place, as `uploads/.pending-NAME` (hidden: never listed or indexed), indexed under the final path
+`uploads/NAME`, and moved over `uploads/NAME` only once the manifest entry (the index's commit) names them. So a
+failed or killed upload leaves the previous version whole, on disk and in the index; `recover_uploads`, run when
+`brief serve` or `brief index` starts, finishes or undoes whatever a killed upload or removal left half done.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.config import Settings
-from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
+from index.loaders import SUPPORTED_SUFFIXES, LoadedDocument, LoadError, load_document
 from index.pipeline import size_refusal
 from index.store import ManifestEntry
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".pdf", ".html")  # what the pages advertise; .markdown/.htm also load
+PENDING_PREFIX = ".pending-"  # an upload's bytes until the index has committed them (safe names never start with ".")
 
 _index_lock = threading.Lock()  # one upload or removal at a time: each rewrites part of the index
 
@@ -56,6 +57,10 @@ def document_id(path_key: str) -> str:
 
 def check_upload(filename: str, data: bytes, settings: Settings) -> str:
     """The sanitised name to save `data` under; UploadRefused (nothing written) if it cannot be indexed."""
+    return _checked(filename, data, settings)[0]
+
+
+def _checked(filename: str, data: bytes, settings: Settings) -> tuple[str, LoadedDocument]:
     name = safe_filename(filename)
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -65,41 +70,35 @@ def check_upload(filename: str, data: bytes, settings: Settings) -> str:
     if len(data) > settings.max_document_bytes:
         raise UploadRefused(size_refusal(filename, len(data), settings.max_document_bytes))
     try:
-        load_document(Path(name), data=data)
+        return name, load_document(Path(name), data=data)
     except LoadError as exc:
         raise UploadRefused(str(exc)) from exc
-    return name
 
 
 def add_document(store, settings: Settings, filename: str, data: bytes) -> AddedDocument:
     """Check, save and index one uploaded file; on any failure the files and the index stay as they were."""
-    from index.pipeline import index_paths
+    from index.pipeline import display_path, index_document
 
-    name = check_upload(filename, data, settings)
+    name, doc = _checked(filename, data, settings)
     uploads = Path(settings.uploads_dir)
     uploads.mkdir(parents=True, exist_ok=True)
     target = (uploads / name).resolve()
+    pending = target.with_name(PENDING_PREFIX + name)
     with _index_lock:
-        previous = target.read_bytes() if target.exists() else None
-        _write_atomically(target, data)
+        previous = store.documents().get(str(target))
+        unchanged = previous is not None and previous.doc_hash == doc.content_hash
+        _write_durably(pending, data)
         try:
-            report = index_paths([target], settings, progress=False, store=store)
-            if report.errors:
-                raise UploadRefused("; ".join(report.errors))
-        except BaseException:
-            if previous is None:
-                target.unlink(missing_ok=True)
-                with contextlib.suppress(Exception):
-                    store.remove_document(str(target))
-            else:
-                _write_atomically(target, previous)
-                with contextlib.suppress(Exception):
-                    index_paths([target], settings, progress=False, store=store)
-            raise
+            if not unchanged:
+                report = index_document(str(target), display_path(target), doc, settings, store)
+                if report.errors:
+                    raise UploadRefused("; ".join(report.errors))
+        finally:
+            _settle(store, pending)
         entry = store.documents().get(str(target))
-    if entry is None:
+    if entry is None or entry.doc_hash != doc.content_hash:
         raise UploadRefused(f"{filename}: nothing could be indexed from the file")
-    return AddedDocument(entry=entry, name=name, unchanged=bool(report.unchanged))
+    return AddedDocument(entry=entry, name=name, unchanged=unchanged)
 
 
 def remove_document(store, settings: Settings, path_key: str) -> ManifestEntry | None:
@@ -114,8 +113,69 @@ def remove_document(store, settings: Settings, path_key: str) -> ManifestEntry |
     return entry
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    with os.fdopen(fd, "wb") as fh:
+def recover_uploads(store, settings: Settings) -> None:
+    """Finish or undo what a killed upload or removal left half done; run before serving or indexing.
+
+    A pending upload whose bytes the manifest already names is moved into place, any other is deleted with the
+    sentences it had written. A file in the uploads that the index does not name (a new upload killed while
+    indexing, or a removal killed before its unlink) is deleted rather than indexed: its upload never
+    succeeded, or its removal was asked for. An indexed upload whose file is gone leaves the index; one whose
+    file differs from what is indexed (left by a version without pending uploads) is indexed again."""
+    from index.pipeline import index_paths
+
+    uploads = Path(settings.uploads_dir)
+    if not uploads.is_dir():
+        return
+    root = uploads.resolve()
+    with _index_lock:
+        for pending in sorted(root.glob(PENDING_PREFIX + "*")):
+            _settle(store, pending)
+        committed = {key: entry for key, entry in store.documents().items() if Path(key).parent == root}
+        stale = []
+        for path in sorted(root.iterdir()):
+            if not path.is_file():
+                continue
+            entry = committed.get(str(path))
+            if entry is None:
+                path.unlink()  # an orphan, or a hidden leftover of an older version's partial write
+                store.delete_stale_chunks(str(path), None)
+            elif entry.doc_hash != _content_hash(path.read_bytes()):
+                stale.append(path)
+        for key in committed:
+            if not Path(key).exists():
+                store.remove_document(key)
+        if stale:
+            index_paths(stale, settings, progress=False, store=store)
+
+
+def _settle(store, pending: Path) -> None:
+    """Move a pending upload into place if the index has committed its bytes, otherwise delete it; then delete
+    the sentences of the version that lost (the replaced one, or the pending one's half-written)."""
+    target = pending.with_name(pending.name.removeprefix(PENDING_PREFIX))
+    entry = store.documents().get(str(target))
+    if entry is not None and entry.doc_hash == _content_hash(pending.read_bytes()):
+        os.replace(pending, target)
+        _sync_directory(target.parent)
+    else:
+        pending.unlink()
+    store.delete_stale_chunks(str(target), entry.doc_hash if entry else None)
+
+
+def _content_hash(data: bytes) -> str:
+    """The hash the manifest records for a file's bytes (as `load_document` computes it)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
         fh.write(data)
-    os.replace(partial, target)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

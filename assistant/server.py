@@ -141,11 +141,13 @@ def serve(
     import uvicorn
 
     from assistant.core import Assistant
+    from assistant.documents import recover_uploads
     from assistant.llm import ModelError
     from index.store import StoreError
 
     try:
         assistant = Assistant(settings)
+        recover_uploads(assistant.store, settings)
         ensure_indexed(assistant)
         app = build_server_app(assistant, settings, api_key=api_key, password=password, ui=ui)
     except (ModelError, StoreError) as exc:

@@ -40,8 +40,9 @@ class IndexReport:
         )
 
 
-def open_store(settings: Settings) -> ChunkStore:
-    return ChunkStore(settings, settings.embedding_model, model_dimension(settings.embedding_model))
+def open_store(settings: Settings, *, verify: bool = True) -> ChunkStore:
+    """The live index; `verify=False` skips the embedding-model check (a rebuild replaces what it finds)."""
+    return ChunkStore(settings, settings.embedding_model, model_dimension(settings.embedding_model), verify=verify)
 
 
 def display_path(path: Path) -> str:
@@ -107,11 +108,15 @@ def embedding_text(chunk: Chunk) -> str:
 def index_paths(
     paths: list[Path], settings: Settings, *, rebuild: bool = False, progress: bool = True, store=None
 ) -> IndexReport:
+    """Index `paths` into the live index. With `rebuild`, into a new generation beside it (with the uploaded
+    documents, which belong to the index rather than to any path), made live only once complete: readers keep
+    the old index meanwhile, and a killed rebuild leaves it as it was."""
     report = IndexReport()
-    store = store or open_store(settings)
-    if rebuild:
-        store.drop()
-        store = open_store(settings)
+    live = store or open_store(settings, verify=not rebuild)
+    live.drop_other_generations()  # a killed rebuild's, or one a killed rebuild had replaced
+    store = live.new_generation() if rebuild else live
+    if rebuild and settings.uploads_dir.is_dir():
+        paths = [*paths, settings.uploads_dir]
     files, roots = discover(paths, report)
     known = store.documents(with_text=False)
 
@@ -135,11 +140,19 @@ def index_paths(
         items = [(str(path.resolve()), display_path(path), path) for path in todo]
         write_documents(items, store, settings, report, known, progress)
 
+    def under_root(key: str) -> bool:
+        return any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
+
     for key, entry in known.items():
-        under_root = any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
-        if under_root and key not in seen and not os.path.exists(key):
+        if under_root(key) and key not in seen and not os.path.exists(key):
             store.remove_document(key)
             report.removed.append(entry.source)
+    store.delete_uncommitted(lambda key: key is not None and under_root(key))
+    if rebuild and report.errors:  # a rebuild replaces everything: not with an index that misses some of it
+        live.drop_other_generations()
+        report.errors.append("the rebuild is not used; the previous index is unchanged")
+    elif rebuild:
+        live.publish(store)
     return report
 
 
@@ -248,6 +261,14 @@ def _commit(pending: _Pending, store: ChunkStore, report: IndexReport, known: di
     store.delete_stale_chunks(pending.key, doc.content_hash)
     (report.updated if pending.key in known else report.added).append(pending.source)
     report.chunks_written += pending.n_chunks
+
+
+def index_document(key: str, source: str, doc: LoadedDocument, settings: Settings, store: ChunkStore) -> IndexReport:
+    """Index one loaded document under `key`, which need not hold its bytes yet: an upload is indexed under
+    its final path while its bytes wait beside the file they replace."""
+    report = IndexReport()
+    write_documents([(key, source, doc)], store, settings, report, store.documents(with_text=False), progress=False)
+    return report
 
 
 def index_texts(texts: list[tuple[str, str]], settings: Settings, *, progress: bool = True, store=None) -> IndexReport:

@@ -4,12 +4,21 @@ of each document is complete.
 The manifest is the commit record. A document's chunks are written first and its manifest entry last, and
 readers only see chunks whose (path, doc_hash) the manifest names; so a run killed half-way leaves the
 previous index intact, and the next run replaces the half-written chunks.
+
+A rebuild writes a new generation of both collections beside the live one and switches to it only when it is
+complete, by changing the metadata of a small pointer collection (`<collection>__live`, {"generation": n}).
+That is one record in Chroma's own catalogue, so the switch is atomic, and every reader sees it, whether the
+store is embedded or a Chroma server on another machine (a file in the data dir would serve only the former).
+Generation 1 is the plain collection names, so a store without a pointer (built before generations) is live
+as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -19,6 +28,8 @@ from assistant.models import Chunk
 MANIFEST_SUFFIX = "__manifest"
 # Rows read per `get`: Chroma binds one SQL variable per row, and SQLite allows 32,766 in one statement.
 READ_PAGE = 5000
+POINTER_SUFFIX = "__live"  # the collection whose metadata names the live generation
+GENERATION_INFIX = "__g"  # generation n > 1 is "<collection>__g<n>" (and its manifest)
 
 
 class StoreError(RuntimeError):
@@ -63,21 +74,41 @@ def make_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
-class ChunkStore:
-    """Sentence chunks in a Chroma collection, and the manifest beside them."""
+def generation_names(collection: str, generation: int) -> tuple[str, str]:
+    """The (chunks, manifest) collection names of one generation of the index."""
+    base = collection if generation == 1 else f"{collection}{GENERATION_INFIX}{generation}"
+    return base, base + MANIFEST_SUFFIX
 
-    def __init__(self, settings: Settings, embedding_name: str, dimension: int):
+
+class ChunkStore:
+    """Sentence chunks in a Chroma collection, and the manifest beside them: the live generation, or with
+    `generation` given, another one (a rebuild's, until `publish` makes it live)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedding_name: str,
+        dimension: int,
+        *,
+        generation: int | None = None,
+        verify: bool = True,
+    ):
         self.settings = settings
         self.client = make_client(settings)
-        identity = {"embedding_model": embedding_name, "embedding_dim": dimension, "hnsw:space": "cosine"}
-        self.chunks = self.client.get_or_create_collection(
-            settings.collection, embedding_function=None, metadata=identity
-        )
-        self._check_identity(identity)
+        self.identity = {"embedding_model": embedding_name, "embedding_dim": dimension, "hnsw:space": "cosine"}
+        self.follows_pointer = generation is None
+        self._open(self.live_generation() if generation is None else generation, verify=verify)
+
+    def _open(self, generation: int, verify: bool = True) -> None:
+        chunks_name, manifest_name = generation_names(self.settings.collection, generation)
+        self.chunks = self.client.get_or_create_collection(chunks_name, embedding_function=None, metadata=self.identity)
+        if verify:
+            self._check_identity(self.identity)
         self.manifest = self.client.get_or_create_collection(
-            settings.collection + MANIFEST_SUFFIX, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            manifest_name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
         self.local_changes = 0  # commits and removals through this object: caches of the manifest check it
+        self.generation = generation
 
     def _check_identity(self, expected: dict) -> None:
         found = self.chunks.metadata or {}
@@ -88,9 +119,65 @@ class ChunkStore:
                     f"configuration uses {expected[key]!r}; re-index with `brief index --rebuild`"
                 )
 
+    # Generations --------------------------------------------------------------------------------------
+    def live_generation(self) -> int:
+        from chromadb.errors import NotFoundError
+
+        try:
+            pointer = self.client.get_collection(self.settings.collection + POINTER_SUFFIX)
+        except NotFoundError:
+            return 1
+        return int((pointer.metadata or {}).get("generation", 1))
+
+    def _follow_pointer(self) -> None:
+        """Switch to the live generation if a rebuild (in any process) has published a new one."""
+        if self.follows_pointer:
+            live = self.live_generation()
+            if live != self.generation:
+                self._open(live)
+
+    def _generations(self) -> set[int]:
+        """The generations that have collections in the store, live or not."""
+        pattern = re.compile(
+            rf"{re.escape(self.settings.collection)}(?:{GENERATION_INFIX}(\d+))?(?:{MANIFEST_SUFFIX})?"
+        )
+        found = set()
+        for collection in self.client.list_collections():
+            match = pattern.fullmatch(collection.name)
+            if match:
+                found.add(int(match.group(1) or 1))
+        return found
+
+    def new_generation(self) -> ChunkStore:
+        """An empty generation beside the live one, for a rebuild; readers do not see it until `publish`."""
+        number = max(self._generations() | {self.live_generation()}) + 1
+        return ChunkStore(
+            self.settings, self.identity["embedding_model"], self.identity["embedding_dim"], generation=number
+        )
+
+    def publish(self, built: ChunkStore) -> None:
+        """Make `built` the live generation (one atomic metadata change), then delete the one it replaces."""
+        name = self.settings.collection + POINTER_SUFFIX
+        pointer = self.client.get_or_create_collection(
+            name, embedding_function=None, metadata={"generation": built.generation}
+        )
+        pointer.modify(metadata={"generation": built.generation})
+        self._follow_pointer()
+        self.drop_other_generations()
+
+    def drop_other_generations(self) -> None:
+        """Delete every generation but the live one: the one a rebuild replaced, or a rebuild's that was killed
+        before it was published. Only writers call this (a rebuild may be running in no other process)."""
+        live = self.live_generation()
+        for generation in self._generations() - {live}:
+            for name in generation_names(self.settings.collection, generation):
+                with contextlib.suppress(Exception):  # absent already
+                    self.client.delete_collection(name)
+
     # Manifest -----------------------------------------------------------------------------------------
     def documents(self, with_text: bool = True) -> dict[str, ManifestEntry]:
         """Every complete document; without `with_text` their texts are left empty (much less to read)."""
+        self._follow_pointer()
         entries = {}
         for page in _pages(self.manifest, ["metadatas", "documents"] if with_text else ["metadatas"]):
             texts = page["documents"] if with_text else [""] * len(page["ids"])
@@ -101,12 +188,7 @@ class ChunkStore:
 
     def committed(self) -> dict[str, str]:
         """path -> doc_hash of every complete document, without reading the documents' texts."""
-        versions = {}
-        for page in _pages(self.manifest, ["metadatas"]):
-            for meta in page["metadatas"]:
-                fields = json.loads(meta["entry"])
-                versions[fields["path"]] = fields["doc_hash"]
-        return versions
+        return {p: e.doc_hash for p, e in self.documents(with_text=False).items()}
 
     def commit_document(self, entry: ManifestEntry) -> None:
         fields = {k: v for k, v in entry.__dict__.items() if k != "text"}
@@ -147,6 +229,20 @@ class ChunkStore:
         if keep_hash is not None:
             where = {"$and": [{"path": path}, {"doc_hash": {"$ne": keep_hash}}]}
         self.chunks.delete(where=where)
+
+    def delete_uncommitted(self, covers: Callable[[str], bool]) -> int:
+        """Delete the chunks of paths that `covers` whose version the manifest does not name: what a run killed
+        between a commit and its clean-up, or between a removal's two steps, left behind. How many."""
+        committed = self.committed()
+        doomed = [
+            cid
+            for page in _pages(self.chunks, ["metadatas"])
+            for cid, meta in zip(page["ids"], page["metadatas"], strict=True)
+            if covers(meta.get("path")) and committed.get(meta.get("path")) != meta.get("doc_hash")
+        ]
+        for start in range(0, len(doomed), READ_PAGE):
+            self.chunks.delete(ids=doomed[start : start + READ_PAGE])
+        return len(doomed)
 
     def remove_document(self, path: str) -> None:
         self.manifest.delete(ids=[path])
@@ -205,17 +301,13 @@ class ChunkStore:
         return hits[:k]
 
     def count(self) -> int:
+        self._follow_pointer()
         return self.chunks.count()
 
-    def drop(self) -> None:
-        """Delete both collections (for --rebuild)."""
-        for name in (self.settings.collection, self.settings.collection + MANIFEST_SUFFIX):
-            with contextlib.suppress(Exception):  # absent already
-                self.client.delete_collection(name)
-
     def version(self) -> str:
-        """Changes whenever a document is committed or removed; readers use it to refresh caches."""
-        return json.dumps(sorted(self.committed().items()))
+        """Changes whenever a document is committed or removed, or a rebuild is published; readers use it to
+        refresh caches."""
+        return json.dumps([self.generation, sorted(self.committed().items())])
 
 
 def _pages(collection, include: list[str], where: dict | None = None):
