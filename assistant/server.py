@@ -13,11 +13,13 @@ login page itself, are open without one (`assistant.api.security.SecretGate`).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -71,14 +73,21 @@ def withdraw(settings) -> None:
         pass
 
 
-def exit_on_sigterm() -> None:
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
     """SIGTERM raises SystemExit, so that the serve file is removed: uvicorn shuts down gracefully on it, then
     restores the handler it found and sends the signal again, which by default ends the process at once."""
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def ensure_indexed(assistant, seeds: Path | None = None) -> None:
@@ -201,15 +210,15 @@ def serve(
     print(f"brief: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    exit_on_sigterm()
-    announce(settings, local_url(host, port))
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        print(f"brief: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        withdraw(settings)
+    with exit_on_sigterm():
+        announce(settings, local_url(host, port))
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            return 130
+        except OSError as exc:
+            print(f"brief: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            withdraw(settings)
     return 0 if server.started else 1
