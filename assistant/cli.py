@@ -68,7 +68,7 @@ def running_server_answer(settings, question: str, history: list[dict]):
     try:
         record = json.loads(serve_file(settings).read_text(encoding="utf-8"))
         url, pid = str(record["url"]), int(record["pid"])
-        os.kill(pid, 0)  # the process that wrote it is gone: a stale file (kill -9)
+        os.kill(pid, 0)  # raises when the server that wrote it is gone (killed with -9): a stale file
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     if record.get("collection") != settings.collection or record.get("chroma_url") != settings.chroma_url:
