@@ -62,18 +62,45 @@ def _read_history(path: str | None, settings) -> list[dict]:
         raise ValueError(f"history file {path}: {exc}") from exc
 
 
+def running_server_answer(settings, question: str, history: list[dict]):
+    """The answer of a `brief serve` running over this data dir (the file `assistant.server.announce` writes),
+    asked with the secret in BRIEF_API_KEY or BRIEF_PASSWORD; None when there is none, the file is stale, the
+    server serves another index, is not ready yet or refuses: then the question is answered in this process."""
+    from assistant.server import serve_file
+
+    try:
+        record = json.loads(serve_file(settings).read_text(encoding="utf-8"))
+        url, pid = str(record["url"]), int(record["pid"])
+        os.kill(pid, 0)  # raises when the server that wrote it is gone (killed with -9): a stale file
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if record.get("collection") != settings.collection or record.get("chroma_url") != settings.chroma_url:
+        return None
+    from assistant.client import ApiClient, RemoteError
+
+    secret = os.environ.get("BRIEF_API_KEY") or os.environ.get("BRIEF_PASSWORD") or None
+    try:
+        return ApiClient(url, api_key=secret).ask(question, history)
+    except (RemoteError, ValueError):
+        return None
+
+
 def cmd_ask(args, settings) -> int:
-    from assistant.core import Assistant, validate_question
+    from assistant.core import validate_question
 
     try:
         question = validate_question(args.question, settings)
         history = _read_history(args.history, settings)
     except ValueError as exc:  # QuestionError included
         return fail(str(exc), EXIT_USAGE)
-    assistant = Assistant(settings)
-    if assistant.store.count() == 0:
-        return fail("nothing is indexed yet; run `brief index` first")
-    answer = assistant.ask(question, history=history)
+    answer = running_server_answer(settings, question, history)
+    if answer is None:
+        from assistant.core import Assistant
+
+        assistant = Assistant(settings)
+        if assistant.store.count() == 0:
+            return fail("nothing is indexed yet; run `brief index` first")
+        answer = assistant.ask(question, history=history)
     if args.json:
         print(json.dumps(answer.to_public(), ensure_ascii=False, indent=2))
         return 0
@@ -178,10 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from assistant.config import ConfigError, load_settings
+def is_model_or_store_error(exc: Exception) -> bool:
+    """Imported only once something failed: `brief ask` answered by a running server loads neither module."""
     from assistant.llm import ModelError
     from index.store import StoreError
+
+    return isinstance(exc, ModelError | StoreError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from assistant.config import ConfigError, load_settings
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -190,10 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     except ConfigError as exc:
         return fail(str(exc), EXIT_USAGE)
-    except (ModelError, StoreError) as exc:
-        return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except Exception as exc:
+        if is_model_or_store_error(exc):
+            return fail(str(exc))
+        raise
 
 
 if __name__ == "__main__":

@@ -13,14 +13,19 @@ login page itself, are open without one (`assistant.api.security.SecretGate`).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_USAGE = 2
 AUTH_USER = "brief"
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SERVE_FILE = "serve.json"  # in the data dir while `brief serve` runs: where `brief ask` finds it
 
 log = logging.getLogger("brief.server")
 
@@ -32,6 +37,57 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def serve_file(settings) -> Path:
+    return settings.data_dir / SERVE_FILE
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a process on this machine reaches the server at (a wildcard host is reached on loopback)."""
+    if host in {"0.0.0.0", "", "::", "[::]"}:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def announce(settings, url: str) -> Path:
+    """Write `{url, pid, collection, chroma_url}` to the data dir (atomically), for `brief ask` to reuse."""
+    path = serve_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    record = {"url": url, "pid": os.getpid(), "collection": settings.collection, "chroma_url": settings.chroma_url}
+    partial.write_text(json.dumps(record), encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def withdraw(settings) -> None:
+    """Remove the data dir's serve file if it is still this process's (another server may have replaced it)."""
+    path = serve_file(settings)
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises SystemExit, so that the serve file is removed: uvicorn shuts down gracefully on it, then
+    restores the handler it found and sends the signal again, which by default ends the process at once."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def ensure_indexed(assistant, seeds: Path | None = None) -> None:
@@ -156,11 +212,15 @@ def serve(
     print(f"brief: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        print(f"brief: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return 1
+    with exit_on_sigterm():
+        announce(settings, local_url(host, port))
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            return 130
+        except OSError as exc:
+            print(f"brief: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            withdraw(settings)
     return 0 if server.started else 1
