@@ -20,6 +20,7 @@ def fail(message: str, code: int = 1) -> int:
 
 def cmd_index(args, settings) -> int:
     from assistant.documents import recover_uploads
+    from assistant.retrieval import HybridRetriever
     from index.pipeline import index_paths, open_store
 
     paths = args.paths or [DEFAULT_SEEDS]
@@ -28,6 +29,9 @@ def cmd_index(args, settings) -> int:
     store = open_store(settings, verify=not args.rebuild)
     recover_uploads(store, settings)
     report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
+    # The lexical index is a cache of the store, synced before a search; syncing now spares the first question
+    # the fetch of every new document.
+    HybridRetriever(settings, store, embeddings=None).sync()
     for warning in report.warnings:
         print(f"brief: warning: {warning}", file=sys.stderr)
     for error in report.errors:

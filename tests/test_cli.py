@@ -112,3 +112,18 @@ def test_history_limits_and_bad_history_files_exit_2_naming_the_file(brief_works
     binary.write_bytes(b"\xff\xfe\x00\x01binary\x89PNG" * 10)
     result = run_brief("ask", "Why?", "--history", str(binary), cwd=brief_workspace)
     assert result.returncode == 2 and str(binary) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_index_leaves_the_lexical_cache_in_sync_with_the_store(tmp_path):
+    """`brief index` syncs the lexical cache, so the first question does not fetch every new document."""
+    from assistant import load_settings
+    from assistant.lexical import LexicalIndex
+    from assistant.retrieval import lexical_index_path
+    from tests.conftest import BRIEF
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / BRIEF.name).write_text(BRIEF.read_text())
+    result = run_brief("index", "docs", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    held = LexicalIndex(lexical_index_path(load_settings(data_dir=str(tmp_path / ".brief")))).versions()
+    assert list(held) == [str((tmp_path / "docs" / BRIEF.name).resolve())]
