@@ -72,9 +72,17 @@ class Settings(BaseModel):
     )
     coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
     rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
-    min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
-    uncovered_share: float = Field(
-        0.25, ge=0, le=1, description="Share of a long question's words (beyond the first) that may go unmatched."
+    refusal_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Refuse when the answerability model's confidence is below this; unset: the threshold "
+        "chosen with the model on its training articles.",
+    )
+    short_answers: bool = Field(
+        True,
+        description="Answer a question for a name, place, date or number with the span of the evidence that "
+        "says it, without asking the model (off: let a larger model write every answer).",
     )
     term_match: float = Field(0.70, ge=0, le=1, description="Cosine at which a question word matches a word.")
     support_threshold: float = Field(0.75, ge=0, le=1, description="Share of an answer sentence's words cited.")
