@@ -72,12 +72,16 @@ class Settings(BaseModel):
     )
     coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
     rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
+    min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
+    uncovered_share: float = Field(
+        0.25, ge=0, le=1, description="Share of a long question's words (beyond the first) that may go unmatched."
+    )
     refusal_threshold: float | None = Field(
         None,
         ge=0,
         le=1,
-        description="Refuse when the answerability model's confidence is below this; unset: the threshold "
-        "chosen with the model on its training articles.",
+        description="Refuse a question the evidence covers when the answerability model's confidence is below "
+        "this; unset: the threshold chosen with the model on its training articles.",
     )
     short_answers: bool = Field(
         True,

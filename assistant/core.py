@@ -1,5 +1,5 @@
-"""The assistant: question → retrieve → check the evidence covers it → prompt → generate → verify citations →
-Answer. The CLI, the web chat and the HTTP API are thin shells over `Assistant`."""
+"""The assistant: question → retrieve → decide (does the evidence answer it?) → short answer, or prompt →
+generate → verify citations → Answer. The CLI, the web chat and the HTTP API are thin shells over `Assistant`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from assistant.answerability import Coverage, features
 from assistant.config import Settings, load_settings
 from assistant.grounding import (
     adds_information,
+    allowed_uncovered,
     best_extract,
     completeness,
     covered,
@@ -251,9 +252,10 @@ class Assistant:
 
     def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
         """Everything about a question that needs no model text: the candidates in coverage order, the
-        sentences the answer rests on, and whether to refuse, which the answerability model decides
-        (assistant/answerability.py). `brief eval --tune` and scripts/squad_ceiling.py score refusals (and
-        short answers) from it without generating."""
+        sentences the answer rests on, the answerability model's confidence, and whether to refuse: when the
+        evidence lacks the question's words or the kind of answer asked for, or the model's confidence is
+        below its threshold (assistant/answerability.py). `brief eval --tune` and scripts/squad_ceiling.py
+        score refusals (and short answers) from it without generating."""
         if not candidates:
             return Decision([], [], ": nothing has been indexed that relates to it", 0.0, {})
         ranked, evidence, values = self.assess(question, turns, candidates)
@@ -261,11 +263,18 @@ class Assistant:
         kind = missing_kind(question, [e.chunk.text for e in evidence])
         confidence = 0.0 if kind else round(self.answerability.probability(values), 4)
         threshold = self.settings.refusal_threshold
+        asked = content_words(question, split_hyphens=False)
         reason = None
-        if kind:
+        if max(e.score for e in candidates) < self.settings.min_relevance:
+            reason = ""
+        elif len(ranked[0].missing) > allowed_uncovered(len(asked), self.settings.uncovered_share):
+            reason = f" (nothing on: {', '.join(ranked[0].missing)})"
+        elif kind:
             reason = f" (the closest passages hold no {kind})"
-        elif confidence < (self.answerability.threshold if threshold is None else threshold):
-            reason = f" (nothing on: {', '.join(ranked[0].missing)})" if ranked[0].missing else ""
+        elif not values["follow_up"] and confidence < (
+            self.answerability.threshold if threshold is None else threshold
+        ):  # the model learned from standalone questions: a follow-up is left to the rules above
+            reason = " (the closest passages do not seem to answer it)"
         return Decision([c.evidence for c in ranked], evidence, reason, confidence, values)
 
     def assess(
@@ -277,8 +286,10 @@ class Assistant:
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
         top = [c.evidence.chunk.text for c in ranked[: self.settings.evidence_k]]
         evidence = [ranked[i].evidence for i in best_extract(content_terms(question), top)]
-        follow_up = any(t.role == "user" for t in turns)
-        return ranked, evidence, features(question, ranked, evidence, follow_up)
+        # A follow-up is judged as the question it stands for: what the conversation is about, then it.
+        about = referent(turns) if is_follow_up(question) else ""
+        resolved = f"{about} {question}" if about else question
+        return ranked, evidence, features(resolved, ranked, evidence, bool(about))
 
     @property
     def answerability(self):

@@ -31,24 +31,26 @@ def test_a_model_trained_on_other_features_is_refused():
         AnswerabilityModel({"model": None, "features": ["dense_max"], "threshold": 0.5})
 
 
-def test_decide_gives_the_confidence_and_refuses_below_the_threshold(assistant):
+def test_decide_gives_the_confidence_and_the_model_vetoes_below_the_threshold(assistant):
     from assistant.core import retrieval_queries
 
-    threshold = assistant.answerability.threshold
-    for question, answerable in [
-        ("Which country has Mali shifted its security partnerships towards?", True),
-        ("What is Mali's population?", False),
-    ]:
-        candidates = assistant.retriever.retrieve(retrieval_queries(question, []), k=assistant.settings.coverage_k)
-        decision = assistant.decide(question, [], candidates)
-        assert decision.refused == (not answerable) and (decision.confidence >= threshold) == answerable
-        answer = assistant.ask(question)
-        assert answer.refused == decision.refused and answer.confidence == decision.confidence
+    question = "Which country has Mali shifted its security partnerships towards?"
+    candidates = assistant.retriever.retrieve(retrieval_queries(question, []), k=assistant.settings.coverage_k)
+    decision = assistant.decide(question, [], candidates)
+    assert not decision.refused and decision.confidence >= assistant.answerability.threshold
+    from assistant.answerability import FEATURES
+
+    assert list(decision.features) == list(FEATURES)
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.confidence == decision.confidence
+    population = assistant.ask("What is Mali's population?")
+    assert population.refused and "population" in population.answer
 
 
 def test_the_refusal_threshold_setting_overrides_the_trained_one(assistant, monkeypatch):
     question = "Which country has Mali shifted its security partnerships towards?"
     monkeypatch.setattr(assistant.settings, "refusal_threshold", 1.0)
-    assert assistant.ask(question).refused
+    vetoed = assistant.ask(question)
+    assert vetoed.refused and "do not seem to answer" in vetoed.answer
     monkeypatch.setattr(assistant.settings, "refusal_threshold", 0.0)
-    assert not assistant.ask("What is Mali's population?").refused
+    assert not assistant.ask(question).refused

@@ -1,4 +1,5 @@
 from assistant.grounding import (
+    allowed_uncovered,
     answer_sentences,
     best_extract,
     completeness,
@@ -37,6 +38,10 @@ def test_sentence_coverage_uses_the_similarity_predicate():
     sentence = content_words("neighboring countries")
     assert sentence_coverage(asked, sentence) == ["nations"]
     assert sentence_coverage(asked, sentence, lambda a, b: (a, b) == ("nations", "countries")) == []
+
+
+def test_allowed_uncovered_grows_with_question_length():
+    assert [allowed_uncovered(n) for n in (1, 4, 5, 9)] == [0, 0, 1, 2]
 
 
 def test_verify_answer_accepts_supported_and_rejects_invented_text():
