@@ -314,12 +314,14 @@ class Assistant:
             if previous is not None:
                 vocabulary |= content_words(previous.text)
             found.append(Coverage(e, position, vocabulary, sentence_coverage(asked, vocabulary, similar)))
-        # A follow-up is about what the conversation was about: among sentences that cover the question
-        # equally, those naming more of the earlier questions' words themselves come first.
+        # Among sentences that cover the question equally, those holding its words themselves (not in the
+        # sentence before, not as words close in meaning) come first, then, for a follow-up, those naming more
+        # of the earlier questions' words.
         return sorted(
             found,
             key=lambda c: (
                 len(c.missing),
+                len(sentence_coverage(asked, content_words(c.evidence.chunk.text))),
                 -sum(covered(t, list(content_words(c.evidence.chunk.text))) for t in context),
                 c.position,
             ),

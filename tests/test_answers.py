@@ -136,13 +136,16 @@ def test_a_quoted_answer_names_the_document_it_quotes(assistant, brief_workspace
         ),
         (
             [MINERALS, "Why does the U.S. care about them?"],
-            "Which industries need them?",
+            "Which industries are they essential for?",
             "including technology and defense",
         ),
         (
-            ["Which neighboring countries' stability is affected by Mali's location?", "Why does that matter?"],
-            "Which U.S. operations depend on it?",
-            "counterterrorism operations",
+            [
+                "Which neighboring countries' stability is affected by Mali's location?",
+                "Which U.S. operations does that location matter for?",
+            ],
+            "Which groups does the U.S. want to combat there?",
+            "efforts to combat extremist groups",
         ),
     ],
 )
