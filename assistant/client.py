@@ -59,6 +59,7 @@ class OpenAIClient:
             citations=[Citation.model_validate(c) for c in extra.get("citations", [])],
             mode=extra.get("mode", "generated"),
             short_answer=extra.get("short_answer", ""),
+            confidence=extra.get("confidence", 0.0),
             timings=Timings.model_validate(extra.get("timings", {})),
             tokens_generated=completion.usage.completion_tokens if completion.usage else 0,
         )

@@ -76,6 +76,18 @@ class Settings(BaseModel):
     uncovered_share: float = Field(
         0.25, ge=0, le=1, description="Share of a long question's words (beyond the first) that may go unmatched."
     )
+    refusal_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Refuse a question the evidence covers when the answerability model's confidence is below "
+        "this; unset: the threshold chosen with the model on its training articles.",
+    )
+    short_answers: bool = Field(
+        True,
+        description="Answer a question for a name, place, date or number with the span of the evidence that "
+        "says it, without asking the model (off: let a larger model write every answer).",
+    )
     term_match: float = Field(0.70, ge=0, le=1, description="Cosine at which a question word matches a word.")
     support_threshold: float = Field(0.75, ge=0, le=1, description="Share of an answer sentence's words cited.")
     completeness: float = Field(

@@ -1,5 +1,5 @@
-"""The assistant: question → retrieve → check the evidence covers it → prompt → generate → verify citations →
-Answer. The CLI, the web chat and the HTTP API are thin shells over `Assistant`."""
+"""The assistant: question → retrieve → decide (does the evidence answer it?) → short answer, or prompt →
+generate → verify citations → Answer. The CLI, the web chat and the HTTP API are thin shells over `Assistant`."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import numpy as np
 
+from assistant.answerability import Coverage, features
 from assistant.config import Settings, load_settings
 from assistant.grounding import (
     adds_information,
     allowed_uncovered,
     best_extract,
     completeness,
+    covered,
     is_non_answer,
     sentence_coverage,
     verify_answer,
 )
 from assistant.models import Answer, Citation, Evidence, Timings, Turn
 from assistant.prompts import render, template
-from assistant.spans import missing_kind, short_answer
+from assistant.spans import confident_short_answer, missing_kind, short_answer
 from assistant.text import content_terms, content_words, words
 
 FOLLOW_UP_WORDS = frozenset(
@@ -57,6 +60,8 @@ class Decision:
     ranked: list[Evidence]
     evidence: list[Evidence]
     reason: str | None
+    confidence: float  # P(the candidates answer the question), from the answerability model
+    features: dict[str, float]  # what the model saw
 
     @property
     def refused(self) -> bool:
@@ -105,16 +110,38 @@ def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) 
     return turns
 
 
-def retrieval_queries(question: str, history: list[Turn]) -> list[str]:
-    """A follow-up ('why does the U.S. care about them?') is searched both alone and together with the
-    previous question, so that what 'them' refers to can be found."""
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the one before: it points back ('them', 'that country') or says too little
+    on its own ('In which sector in particular?')."""
+    return bool(set(words(question)) & FOLLOW_UP_WORDS) or len(content_terms(question)) <= 2
+
+
+def referent(history: list[Turn]) -> str:
+    """What a follow-up is about: the previous question, and the one before it too when the previous one
+    was itself a follow-up ('Why does the U.S. care about them?' after a question on minerals)."""
     earlier = [t.content for t in history if t.role == "user"]
-    if not earlier:
-        return [question]
-    tokens = set(words(question))
-    if tokens & FOLLOW_UP_WORDS or len(content_terms(question)) <= 2:
-        return [question, f"{earlier[-1]} {question}"]
+    taken: list[str] = []
+    for turn in reversed(earlier):
+        taken.insert(0, turn)
+        if not is_follow_up(turn):
+            break
+    return " ".join(taken)
+
+
+def retrieval_queries(question: str, history: list[Turn]) -> list[str]:
+    """A follow-up ('why does the U.S. care about them?') is searched both alone and together with what the
+    conversation is about, so that what 'them' refers to can be found."""
+    about = referent(history)
+    if about and is_follow_up(question):
+        return [question, f"{about} {question}"]
     return [question]
+
+
+def document_name(source: str) -> str:
+    """How an answer names the document it quotes: the file name ('us-mali-reengagement-brief.txt'), or the
+    whole source when it has no file extension (a SQuAD paragraph, 'squad/Normans/3')."""
+    name = PurePosixPath(source).name
+    return name if "." in name else source
 
 
 class Assistant:
@@ -195,7 +222,7 @@ class Assistant:
         """The retrieval ranking the answer is built from (for retrieval metrics), `k` deep."""
         turns = normalise_history(history)
         candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=max(k, self.settings.coverage_k))
-        head, _ = self._rank_by_coverage(question, turns, candidates[: self.settings.coverage_k])
+        head = [c.evidence for c in self.coverage(question, turns, candidates[: self.settings.coverage_k])]
         return (head + candidates[self.settings.coverage_k :])[:k]
 
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
@@ -219,11 +246,14 @@ class Assistant:
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
         if decision.refused:
             timings.total_s = round(time.perf_counter() - started, 4)
-            yield "answer", self._refusal(decision.reason, candidates, timings)
+            refusal = self._refusal(decision.reason, candidates, timings)
+            refusal.confidence = decision.confidence
+            yield "answer", refusal
             return
 
         pieces: list[str] = []
-        if len(evidence) <= self.settings.max_generated_sources:
+        short = self._short_answer(question, evidence)
+        if short is None and len(evidence) <= self.settings.max_generated_sources:
             messages = self._messages(question, turns, [e.chunk.text for e in evidence])
             for chunk in self.chat_model.stream(messages):
                 text = chunk.content if isinstance(chunk.content, str) else ""
@@ -232,7 +262,8 @@ class Assistant:
                     yield "token", text
         generated = "".join(pieces).strip()  # nothing written: the answer quotes the evidence
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
-        answer = self._compose(question, turns, generated, evidence)
+        answer = self._compose(question, turns, generated, evidence, short)
+        answer.confidence = decision.confidence
         answer.retrieved = ranked
         answer.tokens_generated = len(pieces)
         timings.total_s = round(time.perf_counter() - started, 4)
@@ -241,48 +272,84 @@ class Assistant:
 
     def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
         """Everything about a question that needs no model text: the candidates in coverage order, the
-        sentences the answer rests on, and whether to refuse. `brief eval --tune` and
-        scripts/squad_ceiling.py score refusals (and short answers) from it without generating."""
-        ranked, reason = self._rank_by_coverage(question, turns, candidates)
-        # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
-        top = ranked[: self.settings.evidence_k]
-        evidence = [top[i] for i in best_extract(content_terms(question), [e.chunk.text for e in top])]
-        if reason is None and (kind := missing_kind(question, [e.chunk.text for e in evidence])):
+        sentences the answer rests on, the answerability model's confidence, and whether to refuse: when the
+        evidence lacks the question's words or the kind of answer asked for, or the model's confidence is
+        below its threshold (assistant/answerability.py). `brief eval --tune` and scripts/squad_ceiling.py
+        score refusals (and short answers) from it without generating."""
+        if not candidates:
+            return Decision([], [], ": nothing has been indexed that relates to it", 0.0, {})
+        ranked, evidence, values = self.assess(question, turns, candidates)
+        # A question for a date or a number is not answered by sentences that hold none, whatever else they share.
+        kind = missing_kind(question, [e.chunk.text for e in evidence])
+        confidence = 0.0 if kind else round(self.answerability.probability(values), 4)
+        threshold = self.settings.refusal_threshold
+        asked = content_words(question, split_hyphens=False)
+        reason = None
+        if max(e.score for e in candidates) < self.settings.min_relevance:
+            reason = ""
+        elif len(ranked[0].missing) > allowed_uncovered(len(asked), self.settings.uncovered_share):
+            reason = f" (nothing on: {', '.join(ranked[0].missing)})"
+        elif kind:
             reason = f" (the closest passages hold no {kind})"
-        return Decision(ranked=ranked, evidence=evidence, reason=reason)
+        elif not values["follow_up"] and confidence < (
+            self.answerability.threshold if threshold is None else threshold
+        ):  # the model learned from standalone questions: a follow-up is left to the rules above
+            reason = " (the closest passages do not seem to answer it)"
+        return Decision([c.evidence for c in ranked], evidence, reason, confidence, values)
 
-    def _rank_by_coverage(
+    def assess(
         self, question: str, turns: list[Turn], candidates: list[Evidence]
-    ) -> tuple[list[Evidence], str | None]:
-        """Order the candidates so that sentences containing all of the question's words come first, and
-        decide whether to refuse: when no sentence is relevant enough, or none contains the question's
-        words (a question about a population the brief never mentions shares 'Mali' with every sentence, but
-        no sentence has 'population')."""
+    ) -> tuple[list[Coverage], list[Evidence], dict[str, float]]:
+        """The candidates in coverage order, the evidence an answer would quote, and the answerability
+        model's inputs (what scripts/train_answerability.py learns from). `candidates` must not be empty."""
+        ranked = self.coverage(question, turns, candidates)
+        # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
+        top = [c.evidence.chunk.text for c in ranked[: self.settings.evidence_k]]
+        evidence = [ranked[i].evidence for i in best_extract(content_terms(question), top)]
+        # A follow-up is judged as the question it stands for: what the conversation is about, then it.
+        about = referent(turns) if is_follow_up(question) else ""
+        resolved = f"{about} {question}" if about else question
+        return ranked, evidence, features(resolved, ranked, evidence, bool(about))
+
+    @property
+    def answerability(self):
+        from assistant.answerability import load_model
+
+        return load_model()
+
+    def coverage(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> list[Coverage]:
+        """The candidates, those containing the most of the question's words first (ties keep the retrieval
+        order), each with the question words it lacks. A sentence's words include its section, the sentence
+        before it ("This move ...", "The country ..." continue it) and, for a follow-up, the previous
+        question."""
         from index.pipeline import embedding_text
 
-        if not candidates:
-            return [], ": nothing has been indexed that relates to it"
-        if max(e.score for e in candidates) < self.settings.min_relevance:
-            return candidates, ""
         asked = content_words(question, split_hyphens=False)
-        earlier = [t.content for t in turns if t.role == "user"]
-        context = content_words(earlier[-1]) if earlier else {}
-        similar = self._similarity(list(asked.values()), candidates)
-        missing_by_rank = []
-        for e in candidates:
+        context = content_words(referent(turns))
+        similar = self.similarity(list(asked.values()), candidates)
+        found = []
+        for position, e in enumerate(candidates):
             previous = self.retriever.previous(e.chunk)
             vocabulary = content_words(embedding_text(e.chunk)) | context
-            if previous is not None:  # "This move ...", "The country ..." continue the sentence before
+            if previous is not None:
                 vocabulary |= content_words(previous.text)
-            missing_by_rank.append(sentence_coverage(asked, vocabulary, similar))
-        order = sorted(range(len(candidates)), key=lambda i: (len(missing_by_rank[i]), i))
-        best = missing_by_rank[order[0]]
-        if len(best) > allowed_uncovered(len(asked), self.settings.uncovered_share):
-            return [candidates[i] for i in order], f" (nothing on: {', '.join(best)})"
-        return [candidates[i] for i in order], None
+            found.append(Coverage(e, position, vocabulary, sentence_coverage(asked, vocabulary, similar)))
+        # Among sentences that cover the question equally, those holding its words themselves (not in the
+        # sentence before, not as words close in meaning) come first, then, for a follow-up, those naming more
+        # of the earlier questions' words.
+        return sorted(
+            found,
+            key=lambda c: (
+                len(c.missing),
+                len(sentence_coverage(asked, content_words(c.evidence.chunk.text))),
+                -sum(covered(t, list(content_words(c.evidence.chunk.text))) for t in context),
+                c.position,
+            ),
+        )
 
-    def _similarity(self, question_words: list[str], candidates: list[Evidence]):
-        """A predicate: is this question word close in meaning to that evidence word (word-embedding cosine)?"""
+    def similarity(self, question_words: list[str], candidates: list[Evidence]):
+        """A predicate: is this question word close in meaning to that evidence word (word-embedding cosine
+        at least `term_match`)?"""
         from index.pipeline import embedding_text
 
         vocabulary = {w for e in candidates for w in content_words(embedding_text(e.chunk)).values()}
@@ -301,25 +368,44 @@ class Assistant:
     def _messages(self, question: str, turns: list[Turn], sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part
         shared with earlier prompts (system text and first source) comes first and is read from the cache.
-        The earlier question is kept only when the prompt still fits the model's context with room for
-        the answer (estimated at `CHARS_PER_TOKEN`): the latest turn that fits, else none."""
+        What the conversation is about (`referent`) is kept only when the prompt still fits the model's
+        context with room for the answer (estimated at `CHARS_PER_TOKEN`), else left out."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
         numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
         system = template("system")
         room = (self.settings.llm_context - self.settings.max_answer_tokens) * CHARS_PER_TOKEN
         user = render("answer", sources=numbered, history="", question=question)
-        earlier = [t.content for t in turns if t.role == "user"]
-        if earlier:
-            with_history = render(
-                "answer", sources=numbered, history=f"Earlier question: {earlier[-1]}\n", question=question
-            )
+        if about := referent(turns):
+            with_history = render("answer", sources=numbered, history=f"Earlier question: {about}\n", question=question)
             if len(system) + len(with_history) <= room:
                 user = with_history
         return [SystemMessage(system), HumanMessage(user)]
 
-    def _compose(self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence]) -> Answer:
+    def _short_answer(self, question: str, evidence: list[Evidence]) -> str | None:
+        """The span of the best evidence sentence that answers a question for a name, place, date or number,
+        when one stands out (`short_answers`): it is the answer, without asking the model."""
+        if not self.settings.short_answers or not evidence:
+            return None
+        return confident_short_answer(question, evidence[0].chunk.text)
+
+    def _compose(
+        self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence], short: str | None = None
+    ) -> Answer:
+        """The answer, first of all: the short answer when there is a confident one, else the model's text
+        when it passes the support checks, else the evidence quoted whole, naming its document."""
         texts = [e.chunk.text for e in evidence]
+        if short is not None:
+            written = f"{short[:1].upper()}{short[1:]} [1]."
+            if verify_answer(written, texts[:1], self.settings.support_threshold)[1]:
+                return Answer(
+                    answer=written,
+                    refused=False,
+                    short_answer=short,
+                    citations=[self._citation(1, evidence[0])],
+                    mode="short",
+                    retrieved=evidence,
+                )
         verdicts, supported = verify_answer(generated, texts, self.settings.support_threshold)
         earlier = [t.content for t in turns if t.role == "user"]
         needed = best_extract(content_terms(question), texts)  # what a quoted answer would need
@@ -344,7 +430,8 @@ class Assistant:
             rendered.append(f"{sentence.rstrip()} {marks}".strip())
         body = " ".join(rendered)
         if mode == "extractive":
-            body = render("extractive", quotes=body)
+            documents = list(dict.fromkeys(document_name(evidence[n - 1].chunk.source) for n in numbering))
+            body = render("extractive", document=" and ".join(documents), quotes=body)
         citations = [self._citation(marker, evidence[n - 1]) for n, marker in numbering.items()]
         first_cited = evidence[next(iter(numbering)) - 1].chunk.text if numbering else ""
         return Answer(

@@ -120,7 +120,10 @@ def score_item(item: QuestionItem, result: dict, ranked: list[dict], read_source
         scores["em"] = scores["f1"] = float(refused)
 
     if not refused and citations:
-        quotes = [" ".join(c["quote"].split()) for c in sorted(citations, key=lambda c: c["marker"])]
+        # A citation is its document and its quote: a quoted answer names the document it quotes.
+        quotes = [
+            f"{c['source']}: {' '.join(c['quote'].split())}" for c in sorted(citations, key=lambda c: c["marker"])
+        ]
         verdicts, _ = verify_answer(answer, quotes, support_threshold)
         scores["grounding"] = sum(ok for _, _, ok in verdicts) / len(verdicts) if verdicts else 0.0
         supporting = {m for _, cited, ok in verdicts if ok for m in cited}

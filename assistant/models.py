@@ -57,10 +57,19 @@ class Answer(BaseModel):
     short_answer: str = Field("", description="The answering span of the best cited sentence ('' if refused).")
     citations: list[Citation] = []
     timings: Timings = Timings()
-    mode: str = Field("generated", description="'generated', 'extractive' (model text failed the check) or 'refused'.")
+    confidence: float = Field(
+        0.0, description="The answerability model's probability that the documents answer the question."
+    )
+    mode: str = Field(
+        "generated",
+        description="'short' (the answering span, quoted), 'generated' (the model's text), 'extractive' (the "
+        "model's text failed the checks: the evidence quoted whole) or 'refused'.",
+    )
     retrieved: list[Evidence] = Field([], description="Everything retrieved, best first, for the sources panel.")
     tokens_generated: int = 0
 
     def to_public(self) -> dict:
         """The `brief ask --json` shape."""
-        return self.model_dump(include={"answer", "refused", "short_answer", "citations", "timings", "mode"})
+        return self.model_dump(
+            include={"answer", "refused", "short_answer", "confidence", "citations", "timings", "mode"}
+        )

@@ -10,7 +10,7 @@ import re
 
 from assistant.text import STOPWORDS, stem, stems_match
 
-_TOKEN = re.compile(r"[~$£€]?\w+(?:[-'’.,/–]\w+)*%?|[^\w\s]")
+_TOKEN = re.compile(r"(?:[A-Z]\.){2,}|[~$£€]?\w+(?:[-'’.,/–]\w+)*%?|[^\w\s]")  # "U.S." is one token
 _BREAKS = set(',;:()[]"“”!?') | {"—", "–"}
 _MONTHS = set(
     [
@@ -203,6 +203,22 @@ def missing_kind(question: str, sentences: list[str]) -> str | None:
 
 def short_answer(question: str, sentence: str) -> str:
     """The best answering span of `sentence`, or the whole sentence when nothing better stands out."""
+    return best_span(question, sentence)[0]
+
+
+def confident_short_answer(question: str, sentence: str) -> str | None:
+    """The short answer when it can stand alone: the question asks for a person, place, name, date or number
+    and the sentence holds a span of that kind the question does not already say; None otherwise."""
+    if answer_type(question) == "any":
+        return None
+    span, fit = best_span(question, sentence)
+    return span if fit >= 1.0 and span != sentence.strip() else None
+
+
+def best_span(question: str, sentence: str) -> tuple[str, float]:
+    """The best answering span of `sentence` and how well it fits the kind of answer asked for (0: not at all,
+    1: a span of the wanted kind; 0.5 when any kind will do). The whole sentence, fit 0, when no stretch of
+    it says more than the question."""
     question_stems = [stem(w.lower()) for w in re.findall(r"\w+", question) if w.lower() not in STOPWORDS]
     matches = list(_TOKEN.finditer(sentence))
     tokens = [m.group() for m in matches]
@@ -219,7 +235,7 @@ def short_answer(question: str, sentence: str) -> str:
         elif start is None:
             start = i
     asked_positions = [i for i, a in enumerate(asked) if a]
-    best, best_score = None, float("-inf")
+    best, best_score, best_fit = None, float("-inf"), 0.0
     candidates = [(s + offset, length) for s, e in segments for offset, length in _trim(tokens[s:e], kind)]
     for start, length in candidates:
         first, last = start, start + length - 1
@@ -236,7 +252,7 @@ def short_answer(question: str, sentence: str) -> str:
             fit *= 0.7
         score = KIND_WEIGHT * fit - 0.15 * distance - 0.02 * length
         if score > best_score:
-            best, best_score = (first, last), score
+            best, best_score, best_fit = (first, last), score, fit
     if best is None:
-        return sentence.strip()
-    return sentence[matches[best[0]].start() : matches[best[1]].end()].strip()
+        return sentence.strip(), 0.0
+    return sentence[matches[best[0]].start() : matches[best[1]].end()].strip(), best_fit

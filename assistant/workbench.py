@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import itertools
 import json
 import tomllib
 from pathlib import Path
@@ -186,9 +185,7 @@ def gate(summary: dict, path: Path, section: str) -> int:
 
 
 # Threshold tuning ---------------------------------------------------------------------------------------
-TERM_MATCH_GRID = (0.6, 0.7, 0.8, 0.9, 1.01)
-MIN_RELEVANCE_GRID = (0.1, 0.2, 0.3, 0.4)
-UNCOVERED_SHARE_GRID = (0.0, 0.15, 0.25)
+REFUSAL_THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(2, 19))
 
 
 def split(items: list[QuestionItem]) -> tuple[list[QuestionItem], list[QuestionItem]]:
@@ -220,8 +217,10 @@ def refusal_rates(assistant, cached: list[tuple[QuestionItem, list, list]]) -> d
 
 
 def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
-    """Grid-search min_relevance and term_match on one half of the items (refusal decisions only, no
-    generation), report the trade-off on both halves, and write the best pair to the configuration file."""
+    """Search the answerability model's refusal threshold on one half of the items (refusal decisions only,
+    no generation), report the trade-off on both halves, and write the best threshold to the configuration
+    file. The shipped threshold was chosen on the training articles (scripts/train_answerability.py); this
+    adapts it to a collection of one's own."""
     from assistant.core import Assistant, normalise_history, retrieval_queries
 
     tune_items, held_out = split(items)
@@ -241,30 +240,28 @@ def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
 
     tune_cache, held_cache = cache(tune_items), cache(held_out)
     curve = []
-    for min_relevance, term_match, share in itertools.product(
-        MIN_RELEVANCE_GRID, TERM_MATCH_GRID, UNCOVERED_SHARE_GRID
-    ):
-        values = {"min_relevance": min_relevance, "term_match": term_match, "uncovered_share": share}
-        assistant.settings = settings.model_copy(update=values)
+    for threshold in REFUSAL_THRESHOLD_GRID:
+        assistant.settings = settings.model_copy(update={"refusal_threshold": threshold})
         curve.append(
-            values | {"tune": refusal_rates(assistant, tune_cache), "held_out": refusal_rates(assistant, held_cache)}
+            {"refusal_threshold": threshold}
+            | {"tune": refusal_rates(assistant, tune_cache), "held_out": refusal_rates(assistant, held_cache)}
         )
-    best = max(curve, key=lambda c: (c["tune"]["balanced_accuracy"], c["term_match"], c["uncovered_share"]))
+    best = max(curve, key=lambda c: (c["tune"]["balanced_accuracy"], -abs(c["refusal_threshold"] - 0.5)))
     print(f"tuned on {len(tune_items)} items, reported on {len(held_out)} held-out items")
-    print("min_rel term  share | tune: answered refused | held-out: answered refused")
+    print("threshold | tune: answered refused | held-out: answered refused")
     for c in curve:
         mark = " <- chosen" if c is best else ""
         t, h = c["tune"], c["held_out"]
         print(
-            f"{c['min_relevance']:<7} {c['term_match']:<5} {c['uncovered_share']:<5} | {t['answerable_answered']:>14.3f} "
-            f"{t['unanswerable_refused']:>7.3f} | {h['answerable_answered']:>18.3f} {h['unanswerable_refused']:>7.3f}{mark}"
+            f"{c['refusal_threshold']:<9} | {t['answerable_answered']:>14.3f} {t['unanswerable_refused']:>7.3f} | "
+            f"{h['answerable_answered']:>18.3f} {h['unanswerable_refused']:>7.3f}{mark}"
         )
     config = Path(args.config or "brief.toml")
-    chosen = {k: best[k] for k in ("min_relevance", "term_match", "uncovered_share")}
+    chosen = {"refusal_threshold": best["refusal_threshold"]}
     write_toml_values(config, chosen)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tune.json").write_text(json.dumps({"chosen": best, "curve": curve}, indent=2), encoding="utf-8")
-    print(f"wrote {', '.join(f'{k}={v}' for k, v in chosen.items())} to {config}; curve in {args.out / 'tune.json'}")
+    print(f"wrote refusal_threshold={best['refusal_threshold']} to {config}; curve in {args.out / 'tune.json'}")
     return 0
 
 

@@ -107,3 +107,58 @@ def test_tuning_counts_the_refusals_ask_makes(tmp_path):
     assert assistant.decide(when, [], candidates).refused
     item = QuestionItem(id="when", question=when, answerable=False)
     assert refusal_rates(assistant, [(item, [], candidates)])["unanswerable_refused"] == 1.0
+
+
+def test_a_question_for_a_name_is_answered_with_it_first(assistant, brief_workspace):
+    answer = assistant.ask("Which country has Mali shifted its security partnerships towards?")
+    assert answer.mode == "short" and answer.short_answer == "Russia"
+    assert answer.answer == "Russia [1]." and answer.tokens_generated == 0
+    assert "shifted its security partnerships towards Russia" in answer.citations[0].quote
+    check_citations(answer, brief_workspace)
+
+
+def test_a_quoted_answer_names_the_document_it_quotes(assistant, brief_workspace):
+    answer = assistant.ask(MINERALS)  # two sentences: quoted whole, without asking the model
+    assert answer.mode == "extractive"
+    assert answer.answer.startswith("According to us-mali-reengagement-brief.txt: ")
+    assert "brief says" not in answer.answer
+    check_citations(answer, brief_workspace)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "question", "quoted"),
+    [
+        ([MINERALS], "Why does the U.S. care about them?", "essential for various industries"),
+        (
+            ["Which country has Mali shifted its security partnerships towards?"],
+            "What does the U.S. want to do about that country's influence?",
+            "counter Russian influence",
+        ),
+        (
+            [MINERALS, "Why does the U.S. care about them?"],
+            "Which industries are they essential for?",
+            "including technology and defense",
+        ),
+        (
+            [
+                "Which neighboring countries' stability is affected by Mali's location?",
+                "Which U.S. operations does that location matter for?",
+            ],
+            "Which groups does the U.S. want to combat there?",
+            "efforts to combat extremist groups",
+        ),
+    ],
+)
+def test_follow_ups_are_answered_about_what_the_conversation_is_about(
+    assistant, brief_workspace, earlier, question, quoted
+):
+    history = []
+    for turn in earlier:
+        history += [
+            {"role": "user", "content": turn},
+            {"role": "assistant", "content": assistant.ask(turn, history).answer},
+        ]
+    answer = assistant.ask(question, history=history)
+    assert not answer.refused and answer.citations
+    assert quoted in answer.citations[0].quote, [c.quote for c in answer.citations]
+    check_citations(answer, brief_workspace)

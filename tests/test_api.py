@@ -85,7 +85,8 @@ def test_ask_returns_the_cli_json_shape_with_citations(http):
     response = http.post("/api/ask", json={"question": QUESTION})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"answer", "refused", "short_answer", "citations", "timings", "mode"}
+    assert set(body) == {"answer", "refused", "short_answer", "confidence", "citations", "timings", "mode"}
+    assert 0 <= body["confidence"] <= 1
     assert not body["refused"] and body["citations"]
     assert "[1]" in body["answer"]
     quotes = " ".join(c["quote"] for c in body["citations"]).lower()
@@ -429,11 +430,12 @@ def test_library_api_and_openai_endpoint_give_the_same_answers(server, assistant
         assert expected.refused == (not item["answerable"]), item["id"]
         for name, door in doors.items():
             got = door.ask(item["question"], history=history)
-            assert (got.answer, got.refused, got.mode, got.short_answer) == (
+            assert (got.answer, got.refused, got.mode, got.short_answer, got.confidence) == (
                 expected.answer,
                 expected.refused,
                 expected.mode,
                 expected.short_answer,
+                expected.confidence,
             ), (name, item["id"])
             assert [c.model_dump() for c in got.citations] == [c.model_dump() for c in expected.citations]
             assert got.timings.total_s > 0, name  # the server's own timings come through both doors

@@ -9,8 +9,9 @@ def test_ask_json_has_the_documented_shape(brief_workspace):
     result = run_brief("ask", "Which critical minerals does Mali hold reserves of?", "--json", cwd=brief_workspace)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) >= {"answer", "refused", "citations", "timings"}
+    assert set(data) >= {"answer", "refused", "citations", "timings", "short_answer", "confidence"}
     assert data["refused"] is False and "uranium" in data["answer"]
+    assert 0 < data["confidence"] <= 1 and "uranium" in data["short_answer"]
     assert set(data["timings"]) >= {"retrieve_s", "generate_s", "total_s"}
     text = (brief_workspace / data["citations"][0]["source"]).read_text()
     for c in data["citations"]:

@@ -82,7 +82,7 @@ def test_squad_compare_reports_diff_tune_and_gate(tmp_path):
         "--config", str(config), "eval", "--squad", str(squad), "--tune", "--out", str(out), "--quiet", cwd=tmp_path
     )
     assert tuned.returncode == 0, tuned.stderr
-    assert "term_match" in config.read_text() and (out / "tune.json").is_file()
+    assert "refusal_threshold" in config.read_text() and (out / "tune.json").is_file()
 
 
 def test_eval_bad_inputs_exit_2(tmp_path):

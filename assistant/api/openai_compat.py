@@ -2,7 +2,7 @@
 
 The last message must be the user's question; earlier user/assistant messages are the history (system
 messages are ignored: the assistant has its own instructions). The content carries [n] markers and the
-response carries their sources in the extra `citations` field, with `refused`, `mode`, `short_answer` and `timings`
+response carries their sources in the extra `citations` field, with `refused`, `mode`, `short_answer`, `confidence` and `timings`
 as `brief ask --json` has them (in the last chunk when streaming)."""
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         "refused": public["refused"],
         "mode": public["mode"],
         "short_answer": public["short_answer"],
+        "confidence": public["confidence"],
         "timings": public["timings"],
     }
 
@@ -143,6 +144,7 @@ def _stream(state, question, history, completion_id, created, model):
                     refused=public["refused"],
                     mode=public["mode"],
                     short_answer=public["short_answer"],
+                    confidence=public["confidence"],
                     timings=public["timings"],
                 )
         except Exception as exc:

@@ -1,0 +1,180 @@
+"""Is the question answered by the retrieved sentences? A classifier learned from SQuAD 2.0 answerable and
+unanswerable questions (scripts/train_answerability.py) over signals of the question and its best candidate
+sentences: dense cosine, BM25 rank, stemmed and embedding-matched word coverage, whether the sentence holds the
+kind of answer asked for, names and numbers the question has and the sentence lacks, word order and negation.
+
+Word-coverage rules refuse a question put in other words than the text's; SQuAD's unanswerable questions
+reuse the paragraph's words and swap a name or a relation. A learned weighting of many weak signals separates
+the two better than any one of them, and its probability is the decision's confidence."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from assistant.grounding import covered, sentence_coverage
+from assistant.models import Evidence
+from assistant.spans import answer_type, best_span, missing_kind
+from assistant.text import STOPWORDS, content_terms, content_words, stem, words
+
+MODEL_FILE = "answerability.joblib"
+KINDS = ("number", "date", "person", "place", "name", "any")
+WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
+NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+
+
+@dataclass
+class Coverage:
+    """One retrieved sentence and the question words it lacks. `vocabulary` holds the content words of the
+    sentence, its section, the sentence before it and the previous question (for follow-ups); `missing` the
+    question words found there neither by stem nor as a word the embedder judges close."""
+
+    evidence: Evidence
+    position: int  # in the retrieval (fused) ranking
+    vocabulary: dict[str, str]
+    missing: list[str]
+
+
+def _proper_names(question: str) -> list[str]:
+    """Capitalised words after the first that are not function words: the names a question is about."""
+    found = [m.group() for m in _CAPITALISED.finditer(question)]
+    first = question.split()[0] if question.split() else ""
+    return [w for w in found if w != first and w.lower() not in STOPWORDS]
+
+
+def _negated(text: str) -> bool:
+    return bool(set(words(text)) & NEGATIONS) or "n't" in text.lower()
+
+
+def _order_agreement(question_terms: Sequence[str], sentence_terms: Sequence[str]) -> float:
+    """Share of pairs of question words that the sentence has in the same order (1 with fewer than two)."""
+    positions = []
+    for term in question_terms:
+        at = next((i for i, t in enumerate(sentence_terms) if covered(term, [t])), None)
+        if at is not None:
+            positions.append(at)
+    pairs = [(a, b) for i, a in enumerate(positions) for b in positions[i + 1 :]]
+    return sum(a < b for a, b in pairs) / len(pairs) if pairs else 1.0
+
+
+def features(
+    question: str, ranked: Sequence[Coverage], evidence: Sequence[Evidence], follow_up: bool
+) -> dict[str, float]:
+    """The classifier's inputs for one question; `ranked` is best coverage first, `evidence` the sentences an
+    answer would quote."""
+    asked = content_words(question, split_hyphens=False)
+    n = max(1, len(asked))
+    best = ranked[0]
+    sentence = best.evidence.chunk.text
+    dense = sorted((c.evidence.score for c in ranked), reverse=True)
+    sentence_words = content_words(sentence)
+    exact_missing = sentence_coverage(asked, sentence_words)
+    union = sorted({t for c in ranked for t in c.vocabulary})
+    evidence_vocabulary = sorted({t for c in ranked[: len(evidence)] for t in c.vocabulary})
+    best_stems = list(best.vocabulary)
+    names = _proper_names(question)
+    names_missing = [w for w in names if not covered(stem(w.lower()), best_stems)]
+    numbers = _NUMBER.findall(question)
+    numbers_missing = [x for x in numbers if x not in sentence]
+    new_words = [t for t in content_terms(sentence) if not covered(t, list(asked))]
+    kind = answer_type(question)
+    first_wh = next((w for w in words(question) if w in WH_WORDS), "")
+    out = {
+        "question_words": float(len(asked)),
+        "question_tokens": float(len(words(question))),
+        "dense_max": dense[0],
+        "dense_gap": dense[0] - (dense[1] if len(dense) > 1 else 0.0),
+        "best_dense": best.evidence.score,
+        "best_position": float(best.position),
+        "best_lexical_inverse_rank": 1.0 / best.evidence.lexical_rank if best.evidence.lexical_rank else 0.0,
+        "best_dense_inverse_rank": 1.0 / best.evidence.dense_rank if best.evidence.dense_rank else 0.0,
+        "best_missing": float(len(best.missing)),
+        "best_missing_share": len(best.missing) / n,
+        "best_exact_missing_share": len(exact_missing) / n,
+        "matched_by_meaning_share": (len(exact_missing) - len(best.missing)) / n,
+        "fully_covered_candidates": float(sum(not c.missing for c in ranked)),
+        "absent_everywhere_share": sum(not covered(t, union) for t in asked) / n,
+        "evidence_missing_share": sum(not covered(t, evidence_vocabulary) for t in asked) / n,
+        "names": float(len(names)),
+        "names_missing": float(len(names_missing)),
+        "numbers_missing": float(len(numbers_missing)),
+        "answer_kind_fit": best_span(question, evidence[0].chunk.text)[1] if evidence else 0.0,
+        "answer_kind_absent": float(missing_kind(question, [e.chunk.text for e in evidence]) is not None),
+        "sentence_new_words": math.log1p(len(new_words)),
+        "sentence_tokens": math.log1p(len(words(sentence))),
+        "order_agreement": _order_agreement(list(asked), content_terms(sentence)),
+        "question_negated": float(_negated(question)),
+        "negation_mismatch": float(_negated(question) != _negated(sentence)),
+        "follow_up": float(follow_up),
+        "evidence_sentences": float(len(evidence)),
+    }
+    out |= {f"kind_{k}": float(kind == k) for k in KINDS}
+    out |= {f"wh_{w}": float(first_wh == w) for w in WH_WORDS}
+    return out
+
+
+FEATURES = (
+    "question_words",
+    "question_tokens",
+    "dense_max",
+    "dense_gap",
+    "best_dense",
+    "best_position",
+    "best_lexical_inverse_rank",
+    "best_dense_inverse_rank",
+    "best_missing",
+    "best_missing_share",
+    "best_exact_missing_share",
+    "matched_by_meaning_share",
+    "fully_covered_candidates",
+    "absent_everywhere_share",
+    "evidence_missing_share",
+    "names",
+    "names_missing",
+    "numbers_missing",
+    "answer_kind_fit",
+    "answer_kind_absent",
+    "sentence_new_words",
+    "sentence_tokens",
+    "order_agreement",
+    "question_negated",
+    "negation_mismatch",
+    "follow_up",
+    "evidence_sentences",
+    *(f"kind_{k}" for k in KINDS),
+    *(f"wh_{w}" for w in WH_WORDS),
+)
+
+
+class AnswerabilityModel:
+    """The trained classifier and its threshold (chosen on the training articles), loaded from package data."""
+
+    def __init__(self, bundle: dict):
+        if tuple(bundle["features"]) != tuple(FEATURES):
+            raise ValueError(
+                "the answerability model was trained on other features; run scripts/train_answerability.py"
+            )
+        self.model = bundle["model"]
+        self.threshold = float(bundle["threshold"])
+        self.provenance = bundle.get("provenance", {})
+
+    def probability(self, values: dict[str, float]) -> float:
+        """P(the question is answered by the candidates)."""
+        row = np.array([[values[name] for name in FEATURES]], dtype=float)
+        return float(self.model.predict_proba(row)[0, 1])
+
+
+@functools.cache
+def load_model() -> AnswerabilityModel:
+    import joblib
+
+    with resources.as_file(resources.files("assistant") / "data" / MODEL_FILE) as path:
+        return AnswerabilityModel(joblib.load(path))

@@ -1,0 +1,61 @@
+"""What the refusal decision costs per question: `Assistant.decide` (coverage, features, the answerability
+model) timed apart from retrieval, over a question set and an index of seeds/ (or --data-dir, already indexed),
+warm: each question is decided once before the timed rounds. Prints medians and p95s in milliseconds.
+
+    .venv/bin/python scripts/bench_decide.py [--questions questions/brief.jsonl] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=Path, default=ROOT / "questions" / "brief.jsonl")
+    parser.add_argument("--data-dir", type=Path, help="an indexed data dir (default: a fresh index of seeds/)")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    from assistant import Assistant, load_settings
+    from assistant.core import normalise_history, retrieval_queries
+    from assistant.evaluation import load_questions, percentile
+    from index.pipeline import index_paths
+
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="brief-bench-decide-"))
+    settings = load_settings(data_dir=data_dir)
+    if args.data_dir is None:
+        index_paths([ROOT / "seeds"], settings, progress=False)
+    assistant = Assistant(settings)
+    items = load_questions(args.questions)
+    prepared = []
+    for item in items:
+        turns = normalise_history([{"role": "user", "content": h} for h in item.history])
+        prepared.append((item.question, turns, retrieval_queries(item.question, turns)))
+    for question, turns, queries in prepared:  # warm: embedder, word vectors, the model file
+        assistant.decide(question, turns, assistant.retriever.retrieve(queries, k=settings.coverage_k))
+    retrieve_ms, decide_ms = [], []
+    for _ in range(args.rounds):
+        for question, turns, queries in prepared:
+            started = time.perf_counter()
+            candidates = assistant.retriever.retrieve(queries, k=settings.coverage_k)
+            retrieved = time.perf_counter()
+            assistant.decide(question, turns, candidates)
+            decide_ms.append(1000 * (time.perf_counter() - retrieved))
+            retrieve_ms.append(1000 * (retrieved - started))
+    for name, values in [("retrieve", retrieve_ms), ("decide", decide_ms)]:
+        print(
+            f"{name:<9} median {percentile(values, 0.5):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms"
+            f"   ({len(values)} timings, {len(items)} questions x {args.rounds})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""Train the answerability model that decides refusals (assistant/answerability.py) and write it into the
+package (assistant/data/answerability.joblib).
+
+Data: benchmarks/squad2-dev-train-articles.json (25 SQuAD 2.0 dev articles, CC BY-SA 4.0; never the
+Normans/Rhine test file). Its paragraphs are indexed like any SQuAD file (`brief eval --squad`), every question
+goes through the real retrieval and `Assistant.assess` (the signals `ask` decides from), and a classifier learns
+answerable (1) against unanswerable (0). Each answerable question is also taken once more with its gold
+paragraph's sentences removed from the candidates, as unanswerable: the case of a collection that simply lacks
+the answer, which SQuAD's unanswerable questions (all written beside a paragraph on their topic) never show. Articles are split, by a hash of their title, into a training part and
+a held-out part that is only reported on. Both logistic regression and gradient boosting are fitted on the
+training part; the one with the lower held-out log-loss is kept. `Assistant.decide` refuses a question its
+coverage rules let through when the model's confidence is below the threshold: the confidence below which a
+tenth of the training part's answerable questions fall (the veto may cost that share of answerable questions).
+The held-out figures give the SQuAD F1 of the pipeline's short answers under the model alone, the coverage rules
+alone, and both (what `ask` does).
+
+Stages are cached under --cache (retrieval results, then features); a stage that runs out of its time budget
+stops, and the next run continues it; once both are complete a rerun only fits. On a busy machine one torch
+thread is several times faster than two fighting for the cores:
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python scripts/train_answerability.py \
+        --data-dir /tmp/train-data --cache /tmp/train-cache --questions 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.config import load_settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "squad2-dev-train-articles.json"
+OUTPUT = ROOT / "assistant" / "data" / "answerability.joblib"
+SEED = 0
+ANSWERABLE_VETOED = 0.10  # the threshold: the confidence below which this share of answerable training questions falls
+HELD_OUT_SHARE = 0.2
+
+
+def held_out(article: str) -> bool:
+    """About a fifth of the articles, fixed by a hash of the title."""
+    return int(hashlib.sha256(article.encode()).hexdigest(), 16) % 100 < 100 * HELD_OUT_SHARE
+
+
+def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
+    """Append each question's retrieval candidates to `path` (resumable); False if the time budget ran out."""
+    from tqdm import tqdm
+
+    from assistant.core import retrieval_queries
+
+    done = set()
+    if path.is_file():
+        done = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    todo = [i for i in items if i.id not in done]
+    started = time.monotonic()
+    with path.open("a", encoding="utf-8") as out:
+        for item in tqdm(todo, desc="retrieving", unit="question"):
+            if time.monotonic() - started > budget_s:
+                return False
+            found = assistant.retriever.retrieve(retrieval_queries(item.question, []), k=assistant.settings.coverage_k)
+            out.write(json.dumps({"id": item.id, "candidates": [e.model_dump() for e in found]}) + "\n")
+    return True
+
+
+def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s: float) -> bool:
+    """Append each question's features, label and short-answer F1 to `path` (resumable)."""
+    from tqdm import tqdm
+
+    from assistant.models import Evidence
+    from assistant.spans import short_answer
+    from assistant.squad import score_squad
+
+    candidates = {}
+    for line in candidates_path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        candidates[row["id"]] = [Evidence.model_validate(e) for e in row["candidates"]]
+    done = set()
+    if path.is_file():
+        done = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    todo = [i for i in items if i.id not in done and i.id in candidates]
+    started = time.monotonic()
+    with path.open("a", encoding="utf-8") as out:
+        for item in tqdm(todo, desc="features", unit="question"):
+            if time.monotonic() - started > budget_s:
+                return False
+            found = candidates[item.id]
+            ranked, evidence, values = assistant.assess(item.question, [], found)
+            prediction = short_answer(item.question, evidence[0].chunk.text) if evidence else ""
+            gold = item.gold_sources[0]
+            row = {
+                "id": item.id,
+                "article": gold.split("/")[1],
+                "answerable": item.answerable,
+                "answer_f1": score_squad(prediction, item.answers)[1] if item.answerable else 0.0,
+                "gold_hit5": any(c.evidence.chunk.source == gold for c in ranked[:5]),
+                "features": values,
+            }
+            out.write(json.dumps(row) + "\n")
+    return True
+
+
+def featurise_without_gold(assistant, items, candidates_path: Path, path: Path, budget_s: float) -> bool:
+    """Append, for each answerable question, the features of its candidates with every sentence of its gold
+    paragraph removed, labelled unanswerable: the collection lacks the answer, though other sentences share
+    the question's words ("What is Mali's population?" over a brief that never gives it). SQuAD's own
+    unanswerable questions all sit beside a paragraph on their topic, so without these the model never sees
+    a question whose answer is simply not there."""
+    from tqdm import tqdm
+
+    from assistant.models import Evidence
+
+    candidates = {}
+    for line in candidates_path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        candidates[row["id"]] = [Evidence.model_validate(e) for e in row["candidates"]]
+    done = set()
+    if path.is_file():
+        done = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    todo = [i for i in items if i.answerable and f"{i.id}/without-gold" not in done and i.id in candidates]
+    started = time.monotonic()
+    with path.open("a", encoding="utf-8") as out:
+        for item in tqdm(todo, desc="features without the gold paragraph", unit="question"):
+            if time.monotonic() - started > budget_s:
+                return False
+            found = [e for e in candidates[item.id] if e.chunk.source != item.gold_sources[0]]
+            if not found:
+                continue
+            _, _, values = assistant.assess(item.question, [], found)
+            row = {
+                "id": f"{item.id}/without-gold",
+                "article": item.gold_sources[0].split("/")[1],
+                "answerable": False,
+                "answer_f1": 0.0,
+                "gold_hit5": False,
+                "without_gold": True,
+                "features": values,
+            }
+            out.write(json.dumps(row) + "\n")
+    return True
+
+
+def squad_f1(probabilities, rows, threshold: float) -> dict:
+    """SQuAD F1, HasAns F1 and NoAns accuracy (percent) when answering exactly where p >= threshold."""
+    total = has = no = 0.0
+    n_ans = sum(r["answerable"] for r in rows)
+    for p, r in zip(probabilities, rows, strict=True):
+        answered = p >= threshold
+        f1 = (r["answer_f1"] if answered else 0.0) if r["answerable"] else float(not answered)
+        total += f1
+        has += f1 if r["answerable"] else 0.0
+        no += 0.0 if r["answerable"] else f1
+    return {
+        "f1": round(100 * total / len(rows), 1),
+        "has_ans_f1": round(100 * has / n_ans, 1),
+        "no_ans_accuracy": round(100 * no / (len(rows) - n_ans), 1),
+        "answerable_answered": round(
+            100 * sum(p >= threshold for p, r in zip(probabilities, rows, strict=True) if r["answerable"]) / n_ans, 1
+        ),
+    }
+
+
+def gate_answers(values: dict[str, float]) -> bool:
+    """Whether `Assistant.decide`'s coverage rules (default settings) let the question through to the model."""
+    from assistant.config import Settings
+    from assistant.grounding import allowed_uncovered
+
+    s = Settings()
+    allowed = allowed_uncovered(int(values["question_words"]), s.uncovered_share)
+    return (
+        values["dense_max"] >= s.min_relevance
+        and values["best_missing"] <= allowed
+        and not values["answer_kind_absent"]
+    )
+
+
+def fit(rows: list[dict], without_gold: list[dict]) -> dict:
+    """Fit both classifiers on the training articles' questions and their without-gold negatives; report on
+    the held-out articles' questions (SQuAD figures) and, apart, how many without-gold negatives are refused."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from assistant.answerability import FEATURES
+
+    train = [r for r in rows if not held_out(r["article"])]
+    test = [r for r in rows if held_out(r["article"])]
+    extra_train = [r for r in without_gold if not held_out(r["article"])]
+    extra_test = [r for r in without_gold if held_out(r["article"])]
+
+    def matrix(group):
+        x = np.array([[r["features"][f] for f in FEATURES] for r in group], dtype=float)
+        return x, np.array([int(r["answerable"]) for r in group])
+
+    x_train, y_train = matrix(train + extra_train)
+    x_test, y_test = matrix(test)
+    x_extra, _ = matrix(extra_test)
+    models = {
+        "logistic regression": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
+        "gradient boosting": HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_depth=3, min_samples_leaf=40, l2_regularization=1.0, random_state=SEED
+        ),
+    }
+    report = {}
+    for name, model in models.items():
+        started = time.perf_counter()
+        model.fit(x_train, y_train)
+        seconds = time.perf_counter() - started
+        p_train, p_test = model.predict_proba(x_train)[:, 1], model.predict_proba(x_test)[:, 1]
+        p_squad_train = p_train[: len(train)]
+        answerable = sorted(p for p, r in zip(p_squad_train, train, strict=True) if r["answerable"])
+        threshold = round(float(answerable[int(ANSWERABLE_VETOED * len(answerable))]), 4)
+        gate = [gate_answers(r["features"]) for r in test]
+        report[name] = {
+            "fit_seconds": round(seconds, 2),
+            "threshold": threshold,
+            "train": {"auc": round(roc_auc_score(y_train, p_train), 4), **squad_f1(p_squad_train, train, threshold)},
+            "held_out": {
+                "auc": round(roc_auc_score(y_test, p_test), 4),
+                "log_loss": round(log_loss(y_test, p_test), 4),
+                **squad_f1(p_test, test, threshold),
+                "with the coverage gate": squad_f1(
+                    [p if answered else 0.0 for p, answered in zip(p_test, gate, strict=True)], test, threshold
+                ),
+                "coverage gate alone": squad_f1([float(a) for a in gate], test, 0.5),
+                "without_gold_refused": round(100 * float((model.predict_proba(x_extra)[:, 1] < threshold).mean()), 1)
+                if len(extra_test)
+                else None,
+            },
+        }
+    chosen = min(report, key=lambda n: report[n]["held_out"]["log_loss"])
+    return {
+        "model": models[chosen],
+        "name": chosen,
+        "threshold": report[chosen]["threshold"],
+        "report": report,
+        "train_articles": sorted({r["article"] for r in train}),
+        "held_out_articles": sorted({r["article"] for r in test}),
+        "rows": {
+            "train": len(train),
+            "train_without_gold": len(extra_train),
+            "held_out": len(test),
+            "held_out_without_gold": len(extra_test),
+        },
+        "held_out_gold_hit5": round(
+            100 * sum(r["gold_hit5"] for r in test if r["answerable"]) / max(1, sum(r["answerable"] for r in test)), 1
+        ),
+    }
+
+
+def main(argv=None) -> int:
+    import joblib
+    import sklearn
+
+    from assistant.answerability import FEATURES
+    from assistant.core import Assistant
+    from assistant.workbench import WorkbenchError, squad_items
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, required=True, help="where the training paragraphs are indexed")
+    parser.add_argument("--cache", type=Path, required=True, help="retrieval results and features, reused")
+    parser.add_argument("--budget", type=float, default=450, help="seconds per run for each stage (resumable)")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--questions", type=int, help="train on a seeded random sample of this many questions")
+    parser.add_argument(
+        "--fit-only", action="store_true", help="fit on the features computed so far (the sample's first questions)"
+    )
+    args = parser.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    try:
+        settings, items = squad_items(DATA, load_settings(data_dir=args.data_dir), None, SEED, progress=True)
+    except (WorkbenchError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    assistant = Assistant(settings)
+    started = time.monotonic()
+    if args.questions:  # a seeded random sample, the same for the same number
+        items = random.Random(SEED).sample(items, min(args.questions, len(items)))
+    cache = args.cache
+    if not args.fit_only:
+        if not retrieve_all(assistant, items, cache / "candidates.jsonl", args.budget):
+            print("time budget used: run again to continue retrieving")
+            return 3
+        for stage, path in [(featurise_all, "features.jsonl"), (featurise_without_gold, "without-gold.jsonl")]:
+            if not stage(assistant, items, cache / "candidates.jsonl", cache / path, args.budget):
+                print("time budget used: run again to continue computing features (or --fit-only)")
+                return 3
+    wanted = {i.id for i in items}
+    lines = (args.cache / "features.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = list({row["id"]: row for row in map(json.loads, lines) if row["id"] in wanted}.values())
+    if any(set(r["features"]) != set(FEATURES) for r in rows):
+        print("error: cached features differ from assistant.answerability.FEATURES; delete features.jsonl")
+        return 2
+    extra = args.cache / "without-gold.jsonl"
+    without_gold = (
+        [json.loads(line) for line in extra.read_text(encoding="utf-8").splitlines()] if extra.is_file() else []
+    )
+    wanted_extra = {f"{i}/without-gold" for i in wanted}
+    without_gold = list({r["id"]: r for r in without_gold if r["id"] in wanted_extra}.values())
+    result = fit(rows, without_gold)
+    provenance = {
+        "data": DATA.name,
+        "data_sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
+        "licence": "CC BY-SA 4.0 (SQuAD 2.0)",
+        "train_articles": result["train_articles"],
+        "held_out_articles": result["held_out_articles"],
+        "rows": result["rows"],
+        "seed": SEED,
+        "model": result["name"],
+        "threshold_rule": f"the confidence below which {ANSWERABLE_VETOED:.0%} of the training articles' answerable questions fall",
+        "fit_seconds_both_models": round(sum(m["fit_seconds"] for m in result["report"].values()), 2),
+        "this_run_seconds": round(time.monotonic() - started, 1),
+        "sklearn": sklearn.__version__,
+        "python": platform.python_version(),
+        "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "report": result["report"],
+        "held_out_gold_hit5": result["held_out_gold_hit5"],
+    }
+    bundle = {
+        "model": result["model"],
+        "features": list(FEATURES),
+        "threshold": result["threshold"],
+        "provenance": provenance,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.output.with_suffix(".tmp")
+    joblib.dump(bundle, tmp, compress=3)
+    tmp.replace(args.output)
+    (args.output.with_suffix(".json")).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(provenance, indent=2))
+    print(f"wrote {args.output} ({args.output.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
