@@ -71,21 +71,33 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
     return True
 
 
-def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s: float) -> bool:
-    """Append each question's features, label and short-answer F1 to `path` (resumable)."""
-    from tqdm import tqdm
-
+def load_candidates(candidates_path: Path) -> dict:
+    """question id -> its retrieved candidates, as cached by the retrieval step."""
     from assistant.models import Evidence
-    from assistant.spans import short_answer
-    from assistant.squad import score_squad
 
     candidates = {}
     for line in candidates_path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         candidates[row["id"]] = [Evidence.model_validate(e) for e in row["candidates"]]
-    done = set()
-    if path.is_file():
-        done = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    return candidates
+
+
+def rows_done(path: Path) -> set[str]:
+    """The ids already written to a resumable features file."""
+    if not path.is_file():
+        return set()
+    return {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+
+
+def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s: float) -> bool:
+    """Append each question's features, label and short-answer F1 to `path` (resumable)."""
+    from tqdm import tqdm
+
+    from assistant.spans import short_answer
+    from assistant.squad import score_squad
+
+    candidates = load_candidates(candidates_path)
+    done = rows_done(path)
     todo = [i for i in items if i.id not in done and i.id in candidates]
     started = time.monotonic()
     with path.open("a", encoding="utf-8") as out:
@@ -116,15 +128,8 @@ def featurise_without_gold(assistant, items, candidates_path: Path, path: Path, 
     a question whose answer is simply not there."""
     from tqdm import tqdm
 
-    from assistant.models import Evidence
-
-    candidates = {}
-    for line in candidates_path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        candidates[row["id"]] = [Evidence.model_validate(e) for e in row["candidates"]]
-    done = set()
-    if path.is_file():
-        done = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    candidates = load_candidates(candidates_path)
+    done = rows_done(path)
     todo = [i for i in items if i.answerable and f"{i.id}/without-gold" not in done and i.id in candidates]
     started = time.monotonic()
     with path.open("a", encoding="utf-8") as out:
