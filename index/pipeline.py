@@ -237,8 +237,8 @@ def write_documents(
                 flush()
         pending.chunked = True
         bar.reading(doc, len(doc.text))
-        if pending.n_chunks == 0:
-            report.errors.append(f"{source}: no sentences found")
+        if pending.n_chunks == 0:  # e.g. a manual's contents page: all navigation, nothing to quote
+            report.warnings.append(f"{source}: skipped, no sentences to index")
         elif pending.n_written == pending.n_chunks:
             _commit(pending, store, report, known)
     flush()

@@ -128,3 +128,19 @@ def test_index_leaves_the_lexical_cache_in_sync_with_the_store(tmp_path):
     assert result.returncode == 0, result.stderr
     held = LexicalIndex(lexical_index_path(load_settings(data_dir=str(tmp_path / ".brief")))).versions()
     assert list(held) == [str((tmp_path / "docs" / BRIEF.name).resolve())]
+
+
+def test_a_page_of_navigation_only_is_skipped_with_a_warning(tmp_path):
+    """A manual's contents page holds nothing to quote once its navigation is dropped: a warning, not a failure."""
+    from tests.conftest import BRIEF
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / BRIEF.name).write_text(BRIEF.read_text())
+    (tmp_path / "docs" / "contents.html").write_text(
+        "<html><head><title>Getting Started</title></head><body><h1>Chapter 1. Getting Started</h1>"
+        "<div class='toc'><a href='a.html'>1.1. Installation</a></div></body></html>"
+    )
+    result = run_brief("index", "docs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "contents.html: skipped, no sentences to index" in result.stderr
+    assert "1 added" in result.stdout
