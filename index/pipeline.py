@@ -226,7 +226,7 @@ def write_documents(
             doc = load_document(item) if isinstance(item, Path) else item
         except LoadError as exc:
             report.errors.append(str(exc))
-            bar.skip()
+            bar.next_document()
             continue
         pending = _Pending(key, source, doc)
         for chunk in iter_chunks(doc, source, key):
@@ -236,7 +236,7 @@ def write_documents(
                 bar.reading(doc, chunk.end)
                 flush()
         pending.chunked = True
-        bar.reading(doc, len(doc.text))
+        bar.next_document()
         if pending.n_chunks == 0:  # e.g. a manual's contents page: all navigation, nothing to quote
             report.warnings.append(f"{source}: skipped, no sentences to index")
         elif pending.n_written == pending.n_chunks:
@@ -315,14 +315,10 @@ class _Progress:
 
     def reading(self, doc: LoadedDocument, position: int) -> None:
         """`position` characters of `doc`'s text have been chunked."""
-        self.read_fraction = position / max(1, len(doc.text))
-        if position >= len(doc.text):
-            self._next()
+        self.read_fraction = min(1.0, position / max(1, len(doc.text)))
 
-    def skip(self) -> None:
-        self._next()
-
-    def _next(self) -> None:
+    def next_document(self) -> None:
+        """The current document is read to its end (or could not be read): once per document."""
         self.done_bytes += self.sizes[self.current]
         self.current += 1
         self.read_fraction = 0.0

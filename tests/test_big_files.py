@@ -70,3 +70,16 @@ def test_chunking_a_huge_paragraph_keeps_memory_bounded():
     tracemalloc.stop()
     assert count == 30_000
     assert peak < 10_000_000, f"peak {peak / 1e6:.1f} MB while chunking a {len(text) / 1e6:.1f} MB paragraph"
+
+
+def test_a_pool_that_fills_on_a_documents_last_sentence_counts_that_document_once(tmp_path):
+    """The progress bar advanced twice past a document whose last sentence filled the embedding pool and ended
+    its text; on the 1,545-page corpus that ran past the last document and ended `brief index` in a traceback."""
+    from index.pipeline import index_paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text(" ".join(f"Sentence number {i} is here." for i in range(EMBED_POOL)))
+    (docs / "b.txt").write_text("One more sentence follows in another file.")
+    report = index_paths([docs], load_settings(data_dir=str(tmp_path / "data")), progress=True)
+    assert report.errors == [] and len(report.added) == 2
