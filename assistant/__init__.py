@@ -1,8 +1,8 @@
 """brief: cited answers over a policy brief and any documents you add."""
 
-from assistant.config import Settings, load_settings
-from assistant.core import Assistant, QuestionError
-from assistant.models import Answer, Chunk, Citation, Evidence, Timings, Turn
+from assistant.answers import Answer, Chunk, Citation, Evidence, Timings, Turn
+from assistant.assistant import Assistant, QuestionError
+from kernel.settings import Settings, load_settings
 
 __all__ = [
     "Answer",

@@ -18,8 +18,8 @@ from importlib import resources
 
 import numpy as np
 
+from assistant.answers import Evidence
 from assistant.grounding import covered, sentence_coverage
-from assistant.models import Evidence
 from assistant.spans import answer_type, best_span, missing_kind
 from assistant.text import STOPWORDS, content_terms, content_words, stem, words
 

@@ -19,7 +19,7 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def cmd_index(args, settings) -> int:
-    from assistant.documents import recover_uploads
+    from assistant.document_service import recover_uploads
     from assistant.retrieval import HybridRetriever
     from index.pipeline import index_paths, open_store
 
@@ -46,8 +46,8 @@ def _read_history(path: str | None, settings) -> list[dict]:
         return []
     from pydantic import TypeAdapter, ValidationError
 
-    from assistant.core import QuestionError, validate_history
-    from assistant.models import Turn
+    from assistant.answers import Turn
+    from assistant.assistant import QuestionError, validate_history
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -80,7 +80,7 @@ def running_server_answer(settings, question: str, history: list[dict]):
         return None
     if record.get("collection") != settings.collection or record.get("chroma_url") != settings.chroma_url:
         return None
-    from assistant.client import ApiClient, RemoteError
+    from assistant.eval.client import ApiClient, RemoteError
 
     secret = os.environ.get("BRIEF_API_KEY") or os.environ.get("BRIEF_PASSWORD") or None
     try:
@@ -90,7 +90,7 @@ def running_server_answer(settings, question: str, history: list[dict]):
 
 
 def cmd_ask(args, settings) -> int:
-    from assistant.core import validate_question
+    from assistant.assistant import validate_question
 
     try:
         question = validate_question(args.question, settings)
@@ -99,7 +99,7 @@ def cmd_ask(args, settings) -> int:
         return fail(str(exc), EXIT_USAGE)
     answer = running_server_answer(settings, question, history)
     if answer is None:
-        from assistant.core import Assistant
+        from assistant.assistant import Assistant
 
         assistant = Assistant(settings)
         if assistant.store.count() == 0:
@@ -117,10 +117,10 @@ def cmd_ask(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
-    from assistant.client import RemoteError
-    from assistant.evaluation import QuestionSetError
-    from assistant.squad import SquadError
-    from assistant.workbench import WorkbenchError, run
+    from assistant.eval.client import RemoteError
+    from assistant.eval.evaluation import QuestionSetError
+    from assistant.eval.squad import SquadError
+    from assistant.eval.workbench import WorkbenchError, run
 
     try:
         return run(args, settings)
@@ -218,7 +218,7 @@ def is_model_or_store_error(exc: Exception) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.config import ConfigError, load_settings
+    from kernel.settings import ConfigError, load_settings
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import Stemmer
 
-from assistant.models import Chunk
+from assistant.answers import Chunk
 from assistant.text import STOPWORDS, words
 from index.chunking import MAX_HEADING_WORDS
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.config import Settings
+from assistant.answers import Chunk, Evidence
 from assistant.grounding import rrf_fuse
 from assistant.lexical import IndexedDocument, LexicalIndex
-from assistant.models import Chunk, Evidence
+from kernel.settings import Settings
 
 # How old the manifest read before a search may be. Reading it costs tens of milliseconds with 1,500 documents;
 # a change made through this process's store is seen at once, another process's (`brief index`, another

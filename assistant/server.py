@@ -196,8 +196,8 @@ def serve(
         return EXIT_USAGE
     import uvicorn
 
-    from assistant.core import Assistant
-    from assistant.documents import recover_uploads
+    from assistant.assistant import Assistant
+    from assistant.document_service import recover_uploads
     from assistant.llm import ModelError
     from index.store import StoreError
 

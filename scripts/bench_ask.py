@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
-    from assistant.evaluation import load_questions, percentile
+    from assistant.eval.evaluation import load_questions, percentile
 
     data_dir = tempfile.mkdtemp(prefix="brief-bench-")
     brief = [sys.executable, "-m", "assistant.cli", "--data-dir", data_dir]

@@ -25,8 +25,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
-    from assistant.core import normalise_history, retrieval_queries
-    from assistant.evaluation import load_questions, percentile
+    from assistant.assistant import normalise_history, retrieval_queries
+    from assistant.eval.evaluation import load_questions, percentile
     from index.pipeline import index_paths
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="brief-bench-decide-"))

@@ -50,7 +50,7 @@ def main() -> int:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from index.embedder import BUNDLED_MODEL, OnnxEmbeddings, export_onnx, resolve_model_path
+    from kernel.embedder import BUNDLED_MODEL, OnnxEmbeddings, export_onnx, resolve_model_path
 
     model_dir = resolve_model_path(BUNDLED_MODEL)
     texts = sample_sentences(args.pages, args.sentences)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.config import load_settings  # noqa: E402
+from kernel.settings import load_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "squad2-dev-train-articles.json"
@@ -55,7 +55,7 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
     """Append each question's retrieval candidates to `path` (resumable); False if the time budget ran out."""
     from tqdm import tqdm
 
-    from assistant.core import retrieval_queries
+    from assistant.assistant import retrieval_queries
 
     done = set()
     if path.is_file():
@@ -73,7 +73,7 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
 
 def load_candidates(candidates_path: Path) -> dict:
     """question id -> its retrieved candidates, as cached by the retrieval step."""
-    from assistant.models import Evidence
+    from assistant.answers import Evidence
 
     candidates = {}
     for line in candidates_path.read_text(encoding="utf-8").splitlines():
@@ -93,8 +93,8 @@ def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s:
     """Append each question's features, label and short-answer F1 to `path` (resumable)."""
     from tqdm import tqdm
 
+    from assistant.eval.squad import score_squad
     from assistant.spans import short_answer
-    from assistant.squad import score_squad
 
     candidates = load_candidates(candidates_path)
     done = rows_done(path)
@@ -175,8 +175,8 @@ def squad_f1(probabilities, rows, threshold: float) -> dict:
 
 def gate_answers(values: dict[str, float]) -> bool:
     """Whether `Assistant.decide`'s coverage rules (default settings) let the question through to the model."""
-    from assistant.config import Settings
     from assistant.grounding import allowed_uncovered
+    from kernel.settings import Settings
 
     s = Settings()
     allowed = allowed_uncovered(int(values["question_words"]), s.uncovered_share)
@@ -269,8 +269,8 @@ def main(argv=None) -> int:
     import sklearn
 
     from assistant.answerability import FEATURES
-    from assistant.core import Assistant
-    from assistant.workbench import WorkbenchError, squad_items
+    from assistant.assistant import Assistant
+    from assistant.eval.workbench import WorkbenchError, squad_items
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, required=True, help="where the training paragraphs are indexed")

@@ -91,9 +91,9 @@ def test_tuning_counts_the_refusals_ask_makes(tmp_path):
     """`brief eval --tune` scores refusals from `Assistant.decide`, the decision `ask` acts on: a question for a
     date that the one relevant sentence does not hold is refused by both, and counted refused."""
     from assistant import Assistant, load_settings
-    from assistant.core import retrieval_queries
-    from assistant.evaluation import QuestionItem
-    from assistant.workbench import refusal_rates
+    from assistant.assistant import retrieval_queries
+    from assistant.eval.evaluation import QuestionItem
+    from assistant.eval.workbench import refusal_rates
     from index.pipeline import index_paths
 
     (tmp_path / "river.txt").write_text("The river flooded the valley and several towns.\n", encoding="utf-8")

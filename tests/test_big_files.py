@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from assistant import load_settings
-from assistant.documents import UploadRefused, check_upload
+from assistant.document_service import UploadRefused, check_upload
 from index.chunking import iter_sentences
 from index.pipeline import EMBED_POOL
 from tests.conftest import run_brief

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from index import embedder
-from index.embedder import BUNDLED_MODEL, OnnxEmbeddings, export_onnx, load_embeddings, resolve_model_path
+from kernel import embedder
+from kernel.embedder import BUNDLED_MODEL, OnnxEmbeddings, export_onnx, load_embeddings, resolve_model_path
 
 TEXTS = [
     "Mali",

@@ -400,7 +400,7 @@ def fake_document(store, path: Path, text: str, *, commit: bool) -> str:
 
 def test_recovery_finishes_committed_uploads_and_undoes_the_rest(tmp_path):
     from assistant import load_settings
-    from assistant.documents import PENDING_PREFIX, recover_uploads
+    from assistant.document_service import PENDING_PREFIX, recover_uploads
     from index.pipeline import open_store
 
     settings = load_settings(data_dir=str(tmp_path / "data"))
@@ -523,14 +523,14 @@ def child_main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "cli":
         from assistant.cli import main
-        from index.embedder import load_embeddings
+        from kernel.embedder import load_embeddings
 
         load_embeddings()
         print(LOADED, flush=True)
         return main(rest)
 
     from assistant import load_settings
-    from assistant.documents import add_document, recover_uploads, remove_document
+    from assistant.document_service import add_document, recover_uploads, remove_document
     from index.pipeline import open_store
 
     config = next((a.split("=", 1)[1] for a in rest if a.startswith("--config=")), None)
@@ -560,7 +560,7 @@ def child_main(argv: list[str]) -> int:
         )
         return 0
     if command == "service":
-        from index.embedder import load_embeddings
+        from kernel.embedder import load_embeddings
 
         recover_uploads(store, settings)
         if any(op.startswith("upload:") for op in rest[1:]):

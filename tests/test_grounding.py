@@ -88,7 +88,7 @@ def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
     """The first sentence is on the topic, the second holds the asked-for word ('cooperation'): a model answer
     citing only the first is not kept; one citing both is."""
     from assistant import Assistant
-    from assistant.models import Chunk, Evidence
+    from assistant.answers import Chunk, Evidence
 
     first = "The U.S. is likely to continue its diplomatic efforts to solidify its presence in the Sahel."
     second = "The U.S. aims to strengthen its security in the Sahel, ensuring continued intelligence cooperation."
@@ -97,7 +97,7 @@ def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
         for n, t in enumerate([first, second])
     ]
     question = "What kind of cooperation does the U.S. want to continue in the Sahel?"
-    from assistant.config import load_settings
+    from kernel.settings import load_settings
 
     assistant = Assistant(load_settings())
     partial = assistant._compose(question, [], f"{first} [1]", evidence)

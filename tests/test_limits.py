@@ -29,7 +29,7 @@ def app(tmp_path_factory):
 
 def validate(history):
     from assistant import load_settings
-    from assistant.core import QuestionError, validate_history
+    from assistant.assistant import QuestionError, validate_history
 
     with pytest.raises(QuestionError) as info:
         validate_history(history, load_settings())

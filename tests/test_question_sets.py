@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluation import load_questions, spans_of
+from assistant.eval.evaluation import load_questions, spans_of
 from index.chunking import chunk_document, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent

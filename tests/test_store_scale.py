@@ -3,7 +3,7 @@
 import numpy as np
 
 from assistant import load_settings
-from assistant.models import Chunk
+from assistant.answers import Chunk
 from index.store import ChunkStore, ManifestEntry
 
 # Chroma binds one SQL variable per row it reads, and SQLite allows 32,766 per statement: one `get` of every

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import ConfigError, load_settings
-from assistant.evaluation import QuestionSetError, citation_hit, fact_present, fact_recall, load_questions
+from assistant.eval.evaluation import QuestionSetError, citation_hit, fact_present, fact_recall, load_questions
 from index.loaders import LoadError, load_document
+from kernel.settings import ConfigError, load_settings
 
 
 def test_settings_from_toml_env_and_overrides(tmp_path, monkeypatch):
@@ -86,8 +86,8 @@ def test_shipped_question_set_meets_its_shape():
 
 
 def test_remote_backend_without_endpoint_is_a_clear_error():
-    from assistant.config import Settings
     from assistant.llm import ModelError, make_chat_model
+    from kernel.settings import Settings
 
     with pytest.raises(ModelError, match="llm_base_url"):
         make_chat_model(Settings(llm_backend="openai"))

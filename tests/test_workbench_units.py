@@ -2,11 +2,11 @@
 
 import pytest
 
-from assistant.evaluation import QuestionItem, compare, score_item, summarise
-from assistant.reports import diff_reports, render_html, render_markdown
+from assistant.eval.evaluation import QuestionItem, compare, score_item, summarise
+from assistant.eval.reports import diff_reports, render_html, render_markdown
+from assistant.eval.squad import exact_match, normalize_answer, sample, score_squad, token_f1
+from assistant.eval.workbench import gate, split, write_toml_values
 from assistant.spans import answer_type, missing_kind, short_answer
-from assistant.squad import exact_match, normalize_answer, sample, score_squad, token_f1
-from assistant.workbench import gate, split, write_toml_values
 
 
 def test_official_squad_normalisation_and_scores():

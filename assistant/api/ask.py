@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from assistant.api.errors import ApiError, error_body
 from assistant.api.schemas import AnswerResponse, AskRequest
 from assistant.api.state import get_state
-from assistant.core import QuestionError, validate_history, validate_question
+from assistant.assistant import QuestionError, validate_history, validate_question
 
 router = APIRouter(prefix="/api", tags=["ask"])
 log = logging.getLogger("brief.api")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from assistant.api.errors import ApiError
 from assistant.api.schemas import Document, DocumentList, ErrorResponse
 from assistant.api.state import get_state
-from assistant.documents import UploadRefused, add_document, document_id, remove_document
+from assistant.document_service import UploadRefused, add_document, document_id, remove_document
 
 router = APIRouter(prefix="/api", tags=["documents"])
 

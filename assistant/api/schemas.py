@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.models import Citation, Timings
+from assistant.answers import Citation, Timings
 
 # The lengths of questions and history are checked with the limits in Settings, as at every other door
-# (assistant.core.validate_question / validate_history); the body size limit bounds what is parsed.
+# (assistant.assistant.validate_question / validate_history); the body size limit bounds what is parsed.
 
 
 class HistoryTurn(BaseModel):

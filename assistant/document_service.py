@@ -17,10 +17,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.config import Settings
 from index.loaders import SUPPORTED_SUFFIXES, LoadedDocument, LoadError, load_document
 from index.pipeline import size_refusal
 from index.store import ManifestEntry
+from kernel.settings import Settings
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".pdf", ".html")  # what the pages advertise; .markdown/.htm also load
 PENDING_PREFIX = ".pending-"  # an upload's bytes until the index has committed them (safe names never start with ".")

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from assistant.answerability import Coverage, features
-from assistant.config import Settings, load_settings
+from assistant.answers import Answer, Citation, Evidence, Timings, Turn
 from assistant.grounding import (
     adds_information,
     allowed_uncovered,
@@ -23,10 +23,10 @@ from assistant.grounding import (
     sentence_coverage,
     verify_answer,
 )
-from assistant.models import Answer, Citation, Evidence, Timings, Turn
 from assistant.prompts import render, template
 from assistant.spans import confident_short_answer, missing_kind, short_answer
 from assistant.text import content_terms, content_words, words
+from kernel.settings import Settings, load_settings
 
 FOLLOW_UP_WORDS = frozenset(
     [
@@ -160,7 +160,7 @@ class Assistant:
     @property
     def embeddings(self):
         if self._embeddings is None:
-            from index.embedder import load_embeddings
+            from kernel.embedder import load_embeddings
 
             self._embeddings = load_embeddings(self.settings.embedding_model)
         return self._embeddings

@@ -1,6 +1,6 @@
 """The sentence embedder, loaded from a local path only (the bundled all-MiniLM-L6-v2 by default).
 
-It runs on onnxruntime when set-up has exported the model's installed weights to ONNX (`python -m index.embedder`,
+It runs on onnxruntime when set-up has exported the model's installed weights to ONNX (`python -m kernel.embedder`,
 run by scripts/setup): the same vectors as sentence-transformers on torch (cosine 1.0000 on 512 manual
 sentences) at about twice the throughput on this CPU (`scripts/bench_embedder.py`), and without importing torch.
 Without the export, sentence-transformers on torch is used.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-import assistant.config  # noqa: F401  (sets HF_HUB_OFFLINE before sentence-transformers is imported)
+import kernel.settings  # noqa: F401  (sets HF_HUB_OFFLINE before sentence-transformers is imported)
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 
@@ -170,7 +170,7 @@ def main() -> int:
     """Set-up step: export the configured embedding model to ONNX once (skipped when done or impossible)."""
     import warnings
 
-    from assistant.config import load_settings
+    from kernel.settings import load_settings
 
     name = load_settings().embedding_model
     target = onnx_file(name)

@@ -8,10 +8,10 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from assistant.config import Settings
+from assistant.answers import Answer, Chunk, Citation, Evidence, Timings
 from assistant.grounding import is_non_answer
-from assistant.models import Answer, Chunk, Citation, Evidence, Timings
 from assistant.prompts import template
+from kernel.settings import Settings
 
 NAIVE_SUFFIX = "__naive"
 

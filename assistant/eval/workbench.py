@@ -9,8 +9,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from assistant.config import Settings
-from assistant.evaluation import (
+from assistant.eval.evaluation import (
     QuestionItem,
     SourceReader,
     compare,
@@ -19,8 +18,9 @@ from assistant.evaluation import (
     load_questions,
     summarise,
 )
-from assistant.reports import diff_reports, write_reports
-from assistant.squad import load_squad, sample
+from assistant.eval.reports import diff_reports, write_reports
+from assistant.eval.squad import load_squad, sample
+from kernel.settings import Settings
 
 PIPELINES = ("brief", "naive", "api", "openai")  # api/openai: a running `brief serve` at --url
 
@@ -73,9 +73,9 @@ class ServedPipeline:
 
 
 def build_pipelines(settings: Settings, names: list[str], url: str | None = None, api_key: str | None = None):
-    from assistant.client import ApiClient, OpenAIClient
-    from assistant.core import Assistant
-    from assistant.naive import NaivePipeline
+    from assistant.assistant import Assistant
+    from assistant.eval.client import ApiClient, OpenAIClient
+    from assistant.eval.naive import NaivePipeline
 
     assistant = Assistant(settings)
     if assistant.store.count() == 0:
@@ -122,7 +122,7 @@ def run(args, settings: Settings) -> int:
     else:
         items = load_questions(args.questions)
         if args.limit:
-            from assistant.squad import sample as pick
+            from assistant.eval.squad import sample as pick
 
             items = pick(items, args.limit, args.seed)
         dataset = str(args.questions)
@@ -221,7 +221,7 @@ def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
     no generation), report the trade-off on both halves, and write the best threshold to the configuration
     file. The shipped threshold was chosen on the training articles (scripts/train_answerability.py); this
     adapts it to a collection of one's own."""
-    from assistant.core import Assistant, normalise_history, retrieval_queries
+    from assistant.assistant import Assistant, normalise_history, retrieval_queries
 
     tune_items, held_out = split(items)
     if not tune_items or not held_out:

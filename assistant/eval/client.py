@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.models import Answer, Citation, Timings
+from assistant.answers import Answer, Citation, Timings
 
 
 class RemoteError(RuntimeError):
