@@ -1,8 +1,9 @@
 """brief: cited answers over a policy brief and any documents you add."""
 
-from assistant.answers import Answer, Chunk, Citation, Evidence, Timings, Turn
+from assistant.answers import Answer, Citation, Evidence, Timings, Turn
 from assistant.assistant import Assistant, QuestionError
 from kernel.settings import Settings, load_settings
+from kernel.types import Chunk
 
 __all__ = [
     "Answer",

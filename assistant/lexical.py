@@ -18,9 +18,9 @@ from pathlib import Path
 
 import Stemmer
 
-from assistant.answers import Chunk
 from assistant.text import STOPWORDS, words
 from index.chunking import MAX_HEADING_WORDS
+from kernel.types import Chunk
 
 # Bump when what is matched (match_text) or how it is tokenised changes: older files are then rebuilt.
 SCHEMA_VERSION = 3

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answers import Chunk, Evidence
+from assistant.answers import Evidence
 from assistant.grounding import rrf_fuse
 from assistant.lexical import IndexedDocument, LexicalIndex
 from kernel.settings import Settings
+from kernel.types import Chunk
 
 # How old the manifest read before a search may be. Reading it costs tens of milliseconds with 1,500 documents;
 # a change made through this process's store is seen at once, another process's (`brief index`, another

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.answers import Chunk
 from index.chunking import iter_sentences
 from index.loaders import LoadedDocument, LoadError, is_supported, load_document
 from index.store import ChunkStore, ManifestEntry
 from kernel.embedder import load_embeddings, model_dimension
 from kernel.settings import Settings
+from kernel.types import Chunk
 
 # Sentences embedded together, across documents: the embedder sorts them by length, so a larger pool pads less.
 EMBED_POOL = 512

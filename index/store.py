@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from assistant.answers import Chunk
 from kernel.settings import Settings
+from kernel.types import Chunk
 
 MANIFEST_SUFFIX = "__manifest"
 # Rows read per `get`: Chroma binds one SQL variable per row, and SQLite allows 32,766 in one statement.

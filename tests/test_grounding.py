@@ -87,8 +87,7 @@ def test_stemming_matches_inflections():
 def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
     """The first sentence is on the topic, the second holds the asked-for word ('cooperation'): a model answer
     citing only the first is not kept; one citing both is."""
-    from assistant import Assistant
-    from assistant.answers import Chunk, Evidence
+    from assistant import Assistant, Chunk, Evidence
 
     first = "The U.S. is likely to continue its diplomatic efforts to solidify its presence in the Sahel."
     second = "The U.S. aims to strengthen its security in the Sahel, ensuring continued intelligence cooperation."

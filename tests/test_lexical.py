@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from assistant import load_settings
-from assistant.answers import Chunk
 from assistant.lexical import IndexedDocument, LexicalIndex
 from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, lexical_index_path
 from index.pipeline import index_paths, open_store
 from kernel.embedder import load_embeddings
+from kernel.types import Chunk
 from tests.conftest import BRIEF
 
 # Thirty error codes explained alike, and one explained differently: a sentence embedder reads the code's

@@ -3,8 +3,8 @@
 import numpy as np
 
 from assistant import load_settings
-from assistant.answers import Chunk
 from index.store import ChunkStore, ManifestEntry
+from kernel.types import Chunk
 
 # Chroma binds one SQL variable per row it reads, and SQLite allows 32,766 per statement: one `get` of every
 # chunk failed with "too many SQL variables" on the 100k-sentence corpus of issue 14.

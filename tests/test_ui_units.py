@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answers import Answer, Chunk, Citation, Evidence
+from assistant import Answer, Chunk, Citation, Evidence
 from assistant.document_service import safe_filename
 from assistant.server import is_loopback
 from ui.app import parse_history

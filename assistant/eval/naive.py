@@ -8,10 +8,11 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from assistant.answers import Answer, Chunk, Citation, Evidence, Timings
+from assistant.answers import Answer, Citation, Evidence, Timings
 from assistant.grounding import is_non_answer
 from assistant.prompts import template
 from kernel.settings import Settings
+from kernel.types import Chunk
 
 NAIVE_SUFFIX = "__naive"
 
