@@ -81,9 +81,9 @@ def validate_question(question: str, settings: Settings) -> str:
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("the question is empty")
     question = " ".join(question.split())
-    if len(question) > settings.max_question_chars:
+    if len(question) > settings.limits.max_question_chars:
         raise QuestionError(
-            f"the question is {len(question)} characters long; the limit is {settings.max_question_chars}"
+            f"the question is {len(question)} characters long; the limit is {settings.limits.max_question_chars}"
         )
     return question
 
@@ -99,10 +99,10 @@ def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) 
     """Earlier turns within the limits every door applies (CLI, web chat, /api, /v1): at most
     `max_history_turns`, a user turn no longer than a question, an assistant turn `max_turn_chars`."""
     turns = normalise_history(history)
-    if len(turns) > settings.max_history_turns:
-        raise QuestionError(f"the history has {len(turns)} turns; the limit is {settings.max_history_turns}")
+    if len(turns) > settings.limits.max_history_turns:
+        raise QuestionError(f"the history has {len(turns)} turns; the limit is {settings.limits.max_history_turns}")
     for n, turn in enumerate(turns):
-        limit = settings.max_question_chars if turn.role == "user" else settings.max_turn_chars
+        limit = settings.limits.max_question_chars if turn.role == "user" else settings.limits.max_turn_chars
         if len(turn.content) > limit:
             raise QuestionError(
                 f"history turn {n} ({turn.role}) is {len(turn.content)} characters long; the limit is {limit}"
@@ -162,7 +162,7 @@ class Assistant:
         if self._embeddings is None:
             from kernel.embedder import load_embeddings
 
-            self._embeddings = load_embeddings(self.settings.embedding_model)
+            self._embeddings = load_embeddings(self.settings.model.embedding_model)
         return self._embeddings
 
     @property
@@ -178,7 +178,7 @@ class Assistant:
         if self._chat_model is None:
             from assistant.llm import make_chat_model
 
-            self._chat_model = make_chat_model(self.settings)
+            self._chat_model = make_chat_model(self.settings.model)
         return self._chat_model
 
     @property
@@ -206,7 +206,7 @@ class Assistant:
         model."""
         if not getattr(self.chat_model, "keeps_prompt_cache", False):
             return 0
-        limit = self.settings.prefill_sentences if limit is None else limit
+        limit = self.settings.server.prefill_sentences if limit is None else limit
         # In sorted order: a prompt that shares its start with a cached one makes llama.cpp move that entry
         # out of the cache into the slot, and so lose it, only when it shares more with it than with the
         # prompt the slot holds; in sorted order the slot always holds the closest one read so far.
@@ -221,9 +221,11 @@ class Assistant:
     def rank(self, question: str, history: Sequence[Turn | dict] | None = None, k: int = 10) -> list[Evidence]:
         """The retrieval ranking the answer is built from (for retrieval metrics), `k` deep."""
         turns = normalise_history(history)
-        candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=max(k, self.settings.coverage_k))
-        head = [c.evidence for c in self.coverage(question, turns, candidates[: self.settings.coverage_k])]
-        return (head + candidates[self.settings.coverage_k :])[:k]
+        candidates = self.retriever.retrieve(
+            retrieval_queries(question, turns), k=max(k, self.settings.retrieval.coverage_k)
+        )
+        head = [c.evidence for c in self.coverage(question, turns, candidates[: self.settings.retrieval.coverage_k])]
+        return (head + candidates[self.settings.retrieval.coverage_k :])[:k]
 
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
         answer = None
@@ -239,7 +241,7 @@ class Assistant:
         started = time.perf_counter()
         question = validate_question(question, self.settings)
         turns = validate_history(history, self.settings)
-        candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.coverage_k)
+        candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.retrieval.coverage_k)
         decision = self.decide(question, turns, candidates)
         ranked, evidence = decision.ranked, decision.evidence
         retrieved_at = time.perf_counter()
@@ -253,7 +255,7 @@ class Assistant:
 
         pieces: list[str] = []
         short = self._short_answer(question, evidence)
-        if short is None and len(evidence) <= self.settings.max_generated_sources:
+        if short is None and len(evidence) <= self.settings.grounding.max_generated_sources:
             messages = self._messages(question, turns, [e.chunk.text for e in evidence])
             for chunk in self.chat_model.stream(messages):
                 text = chunk.content if isinstance(chunk.content, str) else ""
@@ -282,12 +284,12 @@ class Assistant:
         # A question for a date or a number is not answered by sentences that hold none, whatever else they share.
         kind = missing_kind(question, [e.chunk.text for e in evidence])
         confidence = 0.0 if kind else round(self.answerability.probability(values), 4)
-        threshold = self.settings.refusal_threshold
+        threshold = self.settings.grounding.refusal_threshold
         asked = content_words(question, split_hyphens=False)
         reason = None
-        if max(e.score for e in candidates) < self.settings.min_relevance:
+        if max(e.score for e in candidates) < self.settings.grounding.min_relevance:
             reason = ""
-        elif len(ranked[0].missing) > allowed_uncovered(len(asked), self.settings.uncovered_share):
+        elif len(ranked[0].missing) > allowed_uncovered(len(asked), self.settings.grounding.uncovered_share):
             reason = f" (nothing on: {', '.join(ranked[0].missing)})"
         elif kind:
             reason = f" (the closest passages hold no {kind})"
@@ -304,7 +306,7 @@ class Assistant:
         model's inputs (what scripts/train_answerability.py learns from). `candidates` must not be empty."""
         ranked = self.coverage(question, turns, candidates)
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
-        top = [c.evidence.chunk.text for c in ranked[: self.settings.evidence_k]]
+        top = [c.evidence.chunk.text for c in ranked[: self.settings.retrieval.evidence_k]]
         evidence = [ranked[i].evidence for i in best_extract(content_terms(question), top)]
         # A follow-up is judged as the question it stands for: what the conversation is about, then it.
         about = referent(turns) if is_follow_up(question) else ""
@@ -357,7 +359,7 @@ class Assistant:
         if new:
             for w, v in zip(new, self.embeddings.embed_documents(new), strict=True):
                 self._word_vectors[w] = np.asarray(v)
-        threshold = self.settings.term_match
+        threshold = self.settings.grounding.term_match
 
         def similar(a: str, b: str) -> bool:
             va, vb = self._word_vectors.get(a), self._word_vectors.get(b)
@@ -374,7 +376,7 @@ class Assistant:
 
         numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
         system = template("system")
-        room = (self.settings.llm_context - self.settings.max_answer_tokens) * CHARS_PER_TOKEN
+        room = (self.settings.model.llm_context - self.settings.model.max_answer_tokens) * CHARS_PER_TOKEN
         user = render("answer", sources=numbered, history="", question=question)
         if about := referent(turns):
             with_history = render("answer", sources=numbered, history=f"Earlier question: {about}\n", question=question)
@@ -385,7 +387,7 @@ class Assistant:
     def _short_answer(self, question: str, evidence: list[Evidence]) -> str | None:
         """The span of the best evidence sentence that answers a question for a name, place, date or number,
         when one stands out (`short_answers`): it is the answer, without asking the model."""
-        if not self.settings.short_answers or not evidence:
+        if not self.settings.grounding.short_answers or not evidence:
             return None
         return confident_short_answer(question, evidence[0].chunk.text)
 
@@ -397,7 +399,7 @@ class Assistant:
         texts = [e.chunk.text for e in evidence]
         if short is not None:
             written = f"{short[:1].upper()}{short[1:]} [1]."
-            if verify_answer(written, texts[:1], self.settings.support_threshold)[1]:
+            if verify_answer(written, texts[:1], self.settings.grounding.support_threshold)[1]:
                 return Answer(
                     answer=written,
                     refused=False,
@@ -406,7 +408,7 @@ class Assistant:
                     mode="short",
                     retrieved=evidence,
                 )
-        verdicts, supported = verify_answer(generated, texts, self.settings.support_threshold)
+        verdicts, supported = verify_answer(generated, texts, self.settings.grounding.support_threshold)
         earlier = [t.content for t in turns if t.role == "user"]
         needed = best_extract(content_terms(question), texts)  # what a quoted answer would need
         cited_anywhere = {n for _, cited, _ in verdicts for n in cited}
@@ -415,7 +417,7 @@ class Assistant:
             and not is_non_answer(generated)
             and adds_information(generated, question, earlier)
             and all(i + 1 in cited_anywhere for i in needed)
-            and completeness(generated, texts[0], question) >= self.settings.completeness
+            and completeness(generated, texts[0], question) >= self.settings.grounding.completeness
         )
         if usable:
             parts = [(sentence, cited) for sentence, cited, _ in verdicts]

@@ -25,7 +25,7 @@ def cmd_index(args, settings) -> int:
 
     paths = args.paths or [DEFAULT_SEEDS]
     if args.max_bytes is not None:
-        settings = settings.model_copy(update={"max_document_bytes": args.max_bytes})
+        settings = settings.replace(max_document_bytes=args.max_bytes)
     store = open_store(settings, verify=not args.rebuild)
     recover_uploads(store, settings)
     report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
@@ -78,7 +78,7 @@ def running_server_answer(settings, question: str, history: list[dict]):
         os.kill(pid, 0)  # raises when the server that wrote it is gone (killed with -9): a stale file
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if record.get("collection") != settings.collection or record.get("chroma_url") != settings.chroma_url:
+    if record.get("collection") != settings.store.collection or record.get("chroma_url") != settings.store.chroma_url:
         return None
     from assistant.eval.client import ApiClient, RemoteError
 

@@ -67,8 +67,8 @@ def _checked(filename: str, data: bytes, settings: Settings) -> tuple[str, Loade
         raise UploadRefused(
             f"{filename}: unsupported file type '{suffix or '(none)'}'; use {' '.join(UPLOAD_SUFFIXES)}"
         )
-    if len(data) > settings.max_document_bytes:
-        raise UploadRefused(size_refusal(filename, len(data), settings.max_document_bytes))
+    if len(data) > settings.limits.max_document_bytes:
+        raise UploadRefused(size_refusal(filename, len(data), settings.limits.max_document_bytes))
     try:
         return name, load_document(Path(name), data=data)
     except LoadError as exc:
@@ -80,7 +80,7 @@ def add_document(store, settings: Settings, filename: str, data: bytes) -> Added
     from index.pipeline import display_path, index_document
 
     name, doc = _checked(filename, data, settings)
-    uploads = Path(settings.uploads_dir)
+    uploads = Path(settings.store.uploads_dir)
     uploads.mkdir(parents=True, exist_ok=True)
     target = (uploads / name).resolve()
     pending = target.with_name(PENDING_PREFIX + name)
@@ -108,7 +108,7 @@ def remove_document(store, settings: Settings, path_key: str) -> ManifestEntry |
         if entry is None:
             return None
         store.remove_document(path_key)
-        if Path(path_key).parent == Path(settings.uploads_dir).resolve():
+        if Path(path_key).parent == Path(settings.store.uploads_dir).resolve():
             Path(path_key).unlink(missing_ok=True)
     return entry
 
@@ -123,7 +123,7 @@ def recover_uploads(store, settings: Settings) -> None:
     file differs from what is indexed (left by a version without pending uploads) is indexed again."""
     from index.pipeline import index_paths
 
-    uploads = Path(settings.uploads_dir)
+    uploads = Path(settings.store.uploads_dir)
     if not uploads.is_dir():
         return
     root = uploads.resolve()

@@ -32,8 +32,9 @@ NON_ANSWERS = (
 )
 
 
-def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion: ids ordered by the sum of 1/(k + rank) over the rankings they appear in."""
+def rrf_fuse(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: ids ordered by the sum of 1/(k + rank) over the rankings they appear in (`k` is
+    the `rrf_k` setting)."""
     scores: dict[str, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):

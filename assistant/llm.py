@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from kernel.settings import Settings
+from kernel.settings import ModelSettings
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -215,7 +215,7 @@ class _quiet_stderr:
         os.close(self._saved)
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel:
+def make_chat_model(settings: ModelSettings) -> BaseChatModel:
     """The chat model the configuration names."""
     if settings.llm_backend == "local":
         path = settings.llm_model_path or str(bundled_gguf_path())

@@ -31,7 +31,9 @@ MANIFEST_MAX_AGE_S = 1.0
 
 def lexical_index_path(settings: Settings) -> Path:
     """One cache file per collection (a SQuAD evaluation indexes into a collection of its own)."""
-    return settings.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", settings.collection) + ".sqlite3")
+    return (
+        settings.store.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", settings.store.collection) + ".sqlite3")
+    )
 
 
 class HybridRetriever:
@@ -99,7 +101,7 @@ class HybridRetriever:
         from index.pipeline import embedding_text
 
         s = self.settings
-        k = k or s.evidence_k
+        k = k or s.retrieval.evidence_k
         queries = [queries] if isinstance(queries, str) else queries
         manifest = self.manifest()
         self.sync(manifest)
@@ -114,15 +116,15 @@ class HybridRetriever:
         dense_rank: dict[str, int] = {}
         lexical_rank: dict[str, int] = {}
         for n, (query, vector) in enumerate(zip(queries, vectors, strict=True)):
-            dense = self.store.query(vector, s.dense_k, manifest)
-            lexical = self.lexical.search(query, s.lexical_k)
+            dense = self.store.query(vector, s.retrieval.dense_k, manifest)
+            lexical = self.lexical.search(query, s.retrieval.lexical_k)
             found |= {c.id: c for c, _ in dense} | {c.id: c for c, _ in lexical}
             rankings += [[c.id for c, _ in dense], [c.id for c, _ in lexical]]
             if n == 0:
                 dense_score = {c.id: score for c, score in dense}
                 dense_rank = {c.id: r for r, (c, _) in enumerate(dense, start=1)}
                 lexical_rank = {c.id: r for r, (c, _) in enumerate(lexical, start=1)}
-        fused = rrf_fuse(rankings, s.rrf_k)[:k]
+        fused = rrf_fuse(rankings, s.retrieval.rrf_k)[:k]
         missing = [cid for cid, _ in fused if cid not in dense_score]
         if missing:
             texts = [embedding_text(found[cid]) for cid in missing]

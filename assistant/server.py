@@ -40,7 +40,7 @@ def is_loopback(host: str) -> bool:
 
 
 def serve_file(settings) -> Path:
-    return settings.data_dir / SERVE_FILE
+    return settings.store.data_dir / SERVE_FILE
 
 
 def local_url(host: str, port: int) -> str:
@@ -57,7 +57,12 @@ def announce(settings, url: str) -> Path:
     path = serve_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.partial")
-    record = {"url": url, "pid": os.getpid(), "collection": settings.collection, "chroma_url": settings.chroma_url}
+    record = {
+        "url": url,
+        "pid": os.getpid(),
+        "collection": settings.store.collection,
+        "chroma_url": settings.store.chroma_url,
+    }
     partial.write_text(json.dumps(record), encoding="utf-8")
     partial.replace(path)
     return path
@@ -146,7 +151,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
                 if state.secrets
                 else None,
                 ssr_mode=False,
-                max_file_size=settings.max_document_bytes,
+                max_file_size=settings.limits.max_document_bytes,
                 run_history=False,  # no run records kept in the browser or sent to a Hugging Face bucket
             )
             # Gradio checks that a file handed to an event was received by its upload route only for Blocks it

@@ -42,7 +42,9 @@ class IndexReport:
 
 def open_store(settings: Settings, *, verify: bool = True) -> ChunkStore:
     """The live index; `verify=False` skips the embedding-model check (a rebuild replaces what it finds)."""
-    return ChunkStore(settings, settings.embedding_model, model_dimension(settings.embedding_model), verify=verify)
+    return ChunkStore(
+        settings.store, settings.model.embedding_model, model_dimension(settings.model.embedding_model), verify=verify
+    )
 
 
 def display_path(path: Path) -> str:
@@ -115,8 +117,8 @@ def index_paths(
     live = store or open_store(settings, verify=not rebuild)
     live.drop_other_generations()  # a killed rebuild's, or one a killed rebuild had replaced
     store = live.new_generation() if rebuild else live
-    if rebuild and settings.uploads_dir.is_dir():
-        paths = [*paths, settings.uploads_dir]
+    if rebuild and settings.store.uploads_dir.is_dir():
+        paths = [*paths, settings.store.uploads_dir]
     files, roots = discover(paths, report)
     known = store.documents(with_text=False)
 
@@ -126,7 +128,7 @@ def index_paths(
         key = str(path.resolve())
         seen.add(key)
         try:
-            content_hash = file_hash(path, settings.max_document_bytes)
+            content_hash = file_hash(path, settings.limits.max_document_bytes)
         except LoadError as exc:
             report.errors.append(str(exc))
             continue
@@ -200,7 +202,7 @@ def write_documents(
     """Chunk, embed and store each (key, source, document or its path), streaming: sentences are embedded
     EMBED_POOL at a time across documents and written as they come, so memory stays bounded whatever the
     corpus or file size. A document's manifest entry is written after all its chunks (the commit)."""
-    embeddings = load_embeddings(settings.embedding_model)
+    embeddings = load_embeddings(settings.model.embedding_model)
     bar = _Progress(items, enabled=progress)
     pool: list[tuple[_Pending, Chunk]] = []
 

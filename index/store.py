@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from kernel.settings import Settings
+from kernel.settings import StoreSettings
 from kernel.types import Chunk
 
 MANIFEST_SUFFIX = "__manifest"
@@ -52,7 +52,7 @@ class ManifestEntry:
         return f"{self.doc_hash}@{self.indexed_at}"
 
 
-def make_client(settings: Settings):
+def make_client(settings: StoreSettings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -86,7 +86,7 @@ class ChunkStore:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: StoreSettings,
         embedding_name: str,
         dimension: int,
         *,

@@ -172,7 +172,7 @@ def main() -> int:
 
     from kernel.settings import load_settings
 
-    name = load_settings().embedding_model
+    name = load_settings().model.embedding_model
     target = onnx_file(name)
     if target.is_file():
         return 0

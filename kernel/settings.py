@@ -1,16 +1,22 @@
-"""One configuration object for the whole assistant.
+"""One configuration object for the whole assistant, in one part per concern (store, model, retrieval,
+grounding, server, limits), so that each component can be given only the part it uses.
 
-Values come, in order of precedence, from environment variables (``BRIEF_<FIELD>``), an optional TOML file
-(``brief.toml`` in the working directory, or the file named by ``BRIEF_CONFIG``), and the defaults below.
+Values come, in order of precedence, from explicit arguments, environment variables (``BRIEF_<NAME>``), an
+optional TOML file (``brief.toml`` in the working directory, or the file named by ``BRIEF_CONFIG``), and the
+defaults below, loaded by pydantic-settings. Every setting keeps its one flat name (``BRIEF_EVIDENCE_K``,
+``evidence_k = 3`` in TOML, ``load_settings(evidence_k=3)``); TOML may also group them in tables
+(``[retrieval]``).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 # Everything runs offline: no model hub, no telemetry. Set before any library that reads them is imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,12 +34,28 @@ class ConfigError(ValueError):
     """Raised for a configuration value that cannot be used; the message says which and why."""
 
 
-class Settings(BaseModel):
-    """Every tunable of the assistant, with the defaults that run offline on a 2-core laptop."""
+class StoreSettings(BaseModel):
+    """Where the index lives: all `ChunkStore` needs."""
 
     data_dir: Path = Field(Path(".brief"), description="Where the index, feedback and uploads live.")
     collection: str = Field("brief", description="Chroma collection name.")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset.")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def feedback_file(self) -> Path:
+        return self.data_dir / "feedback.jsonl"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+class ModelSettings(BaseModel):
+    """The embedder and the chat model."""
 
     embedding_model: str = Field("all-MiniLM-L6-v2", description="'all-MiniLM-L6-v2' (bundled) or a local path.")
     llm_backend: str = Field("local", description="'local' (GGUF in process), 'openai' or 'ollama'.")
@@ -47,12 +69,17 @@ class Settings(BaseModel):
     prompt_cache_mib: int = Field(
         512, ge=0, description="RAM for the local model's cache of read prompts (0: off); see prefill_sentences."
     )
-    prefill_sentences: int = Field(
-        100,
-        ge=0,
-        description="Indexed sentences the server has the local model read before it turns ready, so that a "
-        "question citing one of them costs the model only the question's own words (0: none).",
-    )
+
+    @field_validator("llm_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in {"local", "openai", "ollama"}:
+            raise ValueError("must be one of: local, openai, ollama")
+        return value
+
+
+class RetrievalSettings(BaseModel):
+    """How many sentences each search takes and how the rankings are fused."""
 
     dense_k: int = Field(20, ge=1, le=200, description="Sentences taken from the dense (Chroma) search.")
     lexical_k: int = Field(20, ge=1, le=200, description="Sentences taken from the BM25 search.")
@@ -62,6 +89,13 @@ class Settings(BaseModel):
         le=20,
         description="Top sentences the prompt is picked from: the model sees only those a quoted answer needs.",
     )
+    coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
+    rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
+
+
+class GroundingSettings(BaseModel):
+    """When to refuse, when to answer with a span, and what a model's answer must keep to be used."""
+
     max_generated_sources: int = Field(
         1,
         ge=1,
@@ -70,8 +104,6 @@ class Settings(BaseModel):
         "the answer is that quote, at once. The bundled 135M model never wrote a two-source answer that passed "
         "the checks (scripts/answer_modes.py); raise it for a bigger model.",
     )
-    coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
-    rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
     min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
     uncovered_share: float = Field(
         0.25, ge=0, le=1, description="Share of a long question's words (beyond the first) that may go unmatched."
@@ -93,56 +125,129 @@ class Settings(BaseModel):
     completeness: float = Field(
         0.5, ge=0, le=1, description="Share of the best sentence's new words the model's answer must keep."
     )
+
+
+class ServerSettings(BaseModel):
+    """What `brief serve` does before it turns ready, and the largest request body it reads."""
+
+    prefill_sentences: int = Field(
+        100,
+        ge=0,
+        description="Indexed sentences the server has the local model read before it turns ready, so that a "
+        "question citing one of them costs the model only the question's own words (0: none).",
+    )
+
+    max_request_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body of the HTTP API.")
+
+
+class LimitsSettings(BaseModel):
+    """What a question may hold, the same at every door (CLI, web chat, /api, /v1)."""
+
     max_question_chars: int = Field(1000, ge=10, description="Longest question, and longest earlier user turn.")
     max_history_turns: int = Field(
         50, ge=0, description="Most earlier turns (user and assistant) a question may carry."
     )
     max_turn_chars: int = Field(20_000, ge=10, description="Longest earlier assistant turn.")
-    max_request_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body of the HTTP API.")
     max_document_bytes: int = Field(
         10 << 20,
         ge=1024,
         description="Largest file accepted for indexing, by upload or `brief index` (which --max-bytes overrides).",
     )
 
-    @field_validator("llm_backend")
+
+GROUPS: dict[str, type[BaseModel]] = {
+    "store": StoreSettings,
+    "model": ModelSettings,
+    "retrieval": RetrievalSettings,
+    "grounding": GroundingSettings,
+    "server": ServerSettings,
+    "limits": LimitsSettings,
+}
+GROUP_OF: dict[str, str] = {name: group for group, part in GROUPS.items() for name in part.model_fields}
+
+
+def nested(flat: dict) -> dict:
+    """Settings given by their flat names (`evidence_k`) put in their part (`retrieval`); parts given whole
+    (a TOML `[retrieval]` table) are kept, and unknown names are ignored, as they always were."""
+    values: dict = {}
+    for key, value in flat.items():
+        if key in GROUPS and isinstance(value, dict):
+            values.setdefault(key, {}).update(value)
+        elif key in GROUP_OF:
+            values.setdefault(GROUP_OF[key], {})[key] = value
+    return values
+
+
+# The configuration file `load_settings` reads; None outside it, where `Settings(...)` is the defaults and its
+# arguments only.
+_loading: ContextVar[Path | None] = ContextVar("brief_config_file", default=None)
+
+
+class FlatEnvironment(PydanticBaseSettingsSource):
+    """`BRIEF_<NAME>` for every setting by its flat name (`BRIEF_EVIDENCE_K`); an empty value is unset."""
+
+    def get_field_value(self, field, field_name):  # the values are read whole in __call__
+        return None, field_name, False
+
+    def __call__(self) -> dict:
+        return nested(
+            {
+                name: os.environ[ENV_PREFIX + name.upper()]
+                for name in GROUP_OF
+                if os.environ.get(ENV_PREFIX + name.upper())
+            }
+        )
+
+
+class FlatTomlFile(TomlConfigSettingsSource):
+    """The TOML file, its flat keys put in their parts."""
+
+    def _read_files(self, files, deep_merge: bool = False) -> dict:
+        return nested(super()._read_files(files, deep_merge))
+
+
+class Settings(BaseSettings):
+    """Every tunable of the assistant, with the defaults that run offline on a 2-core laptop."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    store: StoreSettings = StoreSettings()
+    model: ModelSettings = ModelSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    grounding: GroundingSettings = GroundingSettings()
+    server: ServerSettings = ServerSettings()
+    limits: LimitsSettings = LimitsSettings()
+
     @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if value not in {"local", "openai", "ollama"}:
-            raise ValueError("must be one of: local, openai, ollama")
-        return value
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        config_file = _loading.get()
+        if config_file is None:
+            return (init_settings,)
+        return (init_settings, FlatEnvironment(settings_cls), FlatTomlFile(settings_cls, toml_file=config_file))
 
-    @property
-    def chroma_dir(self) -> Path:
-        return self.data_dir / "chroma"
-
-    @property
-    def feedback_file(self) -> Path:
-        return self.data_dir / "feedback.jsonl"
-
-    @property
-    def uploads_dir(self) -> Path:
-        return self.data_dir / "uploads"
+    def replace(self, **flat) -> Settings:
+        """A copy with some settings changed, by their flat names (`replace(collection="squad")`)."""
+        parts = nested(flat)
+        return self.model_copy(
+            update={group: getattr(self, group).model_copy(update=values) for group, values in parts.items()}
+        )
 
 
 def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> Settings:
-    """Merge defaults, the TOML file, ``BRIEF_*`` environment variables and explicit overrides."""
-    values: dict = {}
+    """Defaults, then the TOML file, then `BRIEF_*` environment variables, then explicit overrides (by their
+    flat names; None is ignored)."""
     path = Path(config_file or os.environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG_FILE)
-    if path.is_file():
-        try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    elif config_file is not None:
+    if config_file is not None and not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
-    for name in Settings.model_fields:
-        env_value = os.environ.get(ENV_PREFIX + name.upper())
-        if env_value is not None and env_value != "":
-            values[name] = env_value
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    token = _loading.set(path)
     try:
-        return Settings(**values)
+        return Settings(**nested({k: v for k, v in overrides.items() if v is not None}))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from exc
+    finally:
+        _loading.reset(token)

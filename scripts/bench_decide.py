@@ -40,12 +40,12 @@ def main() -> None:
         turns = normalise_history([{"role": "user", "content": h} for h in item.history])
         prepared.append((item.question, turns, retrieval_queries(item.question, turns)))
     for question, turns, queries in prepared:  # warm: embedder, word vectors, the model file
-        assistant.decide(question, turns, assistant.retriever.retrieve(queries, k=settings.coverage_k))
+        assistant.decide(question, turns, assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k))
     retrieve_ms, decide_ms = [], []
     for _ in range(args.rounds):
         for question, turns, queries in prepared:
             started = time.perf_counter()
-            candidates = assistant.retriever.retrieve(queries, k=settings.coverage_k)
+            candidates = assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k)
             retrieved = time.perf_counter()
             assistant.decide(question, turns, candidates)
             decide_ms.append(1000 * (time.perf_counter() - retrieved))

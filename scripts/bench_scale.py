@@ -171,7 +171,7 @@ def measure(percent: float, files: list[tuple[Path, str]], work: Path, questions
     retrieval, warm = [], []
     for question in questions:
         started = time.perf_counter()
-        assistant.retriever.retrieve(question, k=settings.coverage_k)
+        assistant.retriever.retrieve(question, k=settings.retrieval.coverage_k)
         retrieval.append(time.perf_counter() - started)
     for question in questions:
         started = time.perf_counter()
@@ -189,7 +189,7 @@ def measure(percent: float, files: list[tuple[Path, str]], work: Path, questions
     report = index_paths([added], settings, progress=False, store=assistant.store)
     add_one_s = time.perf_counter() - started
     # Until a question finds it: what the next question pays for the change (the retriever's caches catch up).
-    hits = assistant.retriever.retrieve("When was the Zorblax gauge recalibrated?", k=settings.coverage_k)
+    hits = assistant.retriever.retrieve("When was the Zorblax gauge recalibrated?", k=settings.retrieval.coverage_k)
     add_one_visible_s = time.perf_counter() - started
     assert report.added and any(e.chunk.source.endswith(added.name) for e in hits), report.errors
 

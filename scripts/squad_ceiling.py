@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     assistant = Assistant(settings)
     rows = []
     for item in tqdm(items, desc="deciding", unit="question"):
-        candidates = assistant.retriever.retrieve(retrieval_queries(item.question, []), k=settings.coverage_k)
+        candidates = assistant.retriever.retrieve(retrieval_queries(item.question, []), k=settings.retrieval.coverage_k)
         decision = assistant.decide(item.question, [], candidates)
         rows.append(
             {

@@ -66,7 +66,9 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
         for item in tqdm(todo, desc="retrieving", unit="question"):
             if time.monotonic() - started > budget_s:
                 return False
-            found = assistant.retriever.retrieve(retrieval_queries(item.question, []), k=assistant.settings.coverage_k)
+            found = assistant.retriever.retrieve(
+                retrieval_queries(item.question, []), k=assistant.settings.retrieval.coverage_k
+            )
             out.write(json.dumps({"id": item.id, "candidates": [e.model_dump() for e in found]}) + "\n")
     return True
 
@@ -179,9 +181,9 @@ def gate_answers(values: dict[str, float]) -> bool:
     from kernel.settings import Settings
 
     s = Settings()
-    allowed = allowed_uncovered(int(values["question_words"]), s.uncovered_share)
+    allowed = allowed_uncovered(int(values["question_words"]), s.grounding.uncovered_share)
     return (
-        values["dense_max"] >= s.min_relevance
+        values["dense_max"] >= s.grounding.min_relevance
         and values["best_missing"] <= allowed
         and not values["answer_kind_absent"]
     )

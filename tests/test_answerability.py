@@ -35,7 +35,9 @@ def test_decide_gives_the_confidence_and_the_model_vetoes_below_the_threshold(as
     from assistant.assistant import retrieval_queries
 
     question = "Which country has Mali shifted its security partnerships towards?"
-    candidates = assistant.retriever.retrieve(retrieval_queries(question, []), k=assistant.settings.coverage_k)
+    candidates = assistant.retriever.retrieve(
+        retrieval_queries(question, []), k=assistant.settings.retrieval.coverage_k
+    )
     decision = assistant.decide(question, [], candidates)
     assert not decision.refused and decision.confidence >= assistant.answerability.threshold
     from assistant.answerability import FEATURES
@@ -49,8 +51,8 @@ def test_decide_gives_the_confidence_and_the_model_vetoes_below_the_threshold(as
 
 def test_the_refusal_threshold_setting_overrides_the_trained_one(assistant, monkeypatch):
     question = "Which country has Mali shifted its security partnerships towards?"
-    monkeypatch.setattr(assistant.settings, "refusal_threshold", 1.0)
+    monkeypatch.setattr(assistant.settings.grounding, "refusal_threshold", 1.0)
     vetoed = assistant.ask(question)
     assert vetoed.refused and "do not seem to answer" in vetoed.answer
-    monkeypatch.setattr(assistant.settings, "refusal_threshold", 0.0)
+    monkeypatch.setattr(assistant.settings.grounding, "refusal_threshold", 0.0)
     assert not assistant.ask(question).refused

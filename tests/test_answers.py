@@ -79,7 +79,7 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
     assert two.mode == "extractive" and len(two.citations) == 2 and two.tokens_generated == 0
     assert "lithium" in two.answer.lower() and "uranium" in two.answer.lower()
 
-    monkeypatch.setattr(assistant.settings, "max_generated_sources", 2)
+    monkeypatch.setattr(assistant.settings.grounding, "max_generated_sources", 2)
     combined = assistant.ask(MINERALS)
     assert "[2]" in prompts[1] and "[3]" not in prompts[1]
     for answer, prompt in [(one, prompts[0]), (combined, prompts[1])]:
@@ -103,7 +103,7 @@ def test_tuning_counts_the_refusals_ask_makes(tmp_path):
     when = "When did the river flood the valley?"
     answer = assistant.ask(when)
     assert answer.refused and "date" in answer.answer
-    candidates = assistant.retriever.retrieve(retrieval_queries(when, []), k=settings.coverage_k)
+    candidates = assistant.retriever.retrieve(retrieval_queries(when, []), k=settings.retrieval.coverage_k)
     assert assistant.decide(when, [], candidates).refused
     item = QuestionItem(id="when", question=when, answerable=False)
     assert refusal_rates(assistant, [(item, [], candidates)])["unanswerable_refused"] == 1.0

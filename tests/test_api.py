@@ -253,7 +253,7 @@ def listing(http) -> list[dict]:
 
 
 def uploads_of(assistant) -> list[str]:
-    uploads = Path(assistant.settings.uploads_dir)
+    uploads = Path(assistant.settings.store.uploads_dir)
     return sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []
 
 
@@ -272,7 +272,7 @@ def test_upload_ask_delete(http, assistant):
     assert response.status_code == 201, response.text
     doc = response.json()
     assert doc["kind"] == "markdown" and doc["n_chunks"] == 2
-    saved = Path(assistant.settings.uploads_dir) / "zorblatia_facts.md"
+    saved = Path(assistant.settings.store.uploads_dir) / "zorblatia_facts.md"
     assert saved.read_text() == text  # basename, safe characters, inside uploads_dir
     assert doc["id"] in {d["id"] for d in listing(http)}
 

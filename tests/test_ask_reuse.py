@@ -40,9 +40,9 @@ def answered(result: subprocess.CompletedProcess) -> dict:
 def test_ask_reuses_a_running_server_and_falls_back_without_one(tmp_path):
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
     settings = indexed_settings(tmp_path / ".brief")
-    serve_file = settings.data_dir / "serve.json"
+    serve_file = settings.store.data_dir / "serve.json"
     port = free_port()
-    env = os.environ | {"BRIEF_DATA_DIR": str(settings.data_dir), "BRIEF_PREFILL_SENTENCES": "0"}
+    env = os.environ | {"BRIEF_DATA_DIR": str(settings.store.data_dir), "BRIEF_PREFILL_SENTENCES": "0"}
     argv = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--api-key", SECRET]
     server = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -87,7 +87,7 @@ def test_remote_backend_needs_a_base_url():
     from assistant.llm import ModelError, make_chat_model
 
     with pytest.raises(ModelError, match="llm_base_url"):
-        make_chat_model(load_settings(llm_backend="openai"))
+        make_chat_model(load_settings(llm_backend="openai").model)
 
 
 def test_unreachable_openai_endpoint_is_a_model_error(data_dir):

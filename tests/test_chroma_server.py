@@ -50,10 +50,10 @@ def test_another_embedding_model_is_refused(chroma_url, tmp_path):
     settings = load_settings(data_dir=str(tmp_path / ".brief"), chroma_url=chroma_url, collection="identity")
     index_paths([ROOT / "seeds"], settings, progress=False)
     with pytest.raises(StoreError, match=r"brief index --rebuild") as info:
-        ChunkStore(settings, "some-other-embedding-model", 384)
+        ChunkStore(settings.store, "some-other-embedding-model", 384)
     assert "embedding_model" in str(info.value)
     with pytest.raises(StoreError, match=r"brief index --rebuild"):
-        ChunkStore(settings, "all-MiniLM-L6-v2", 768)
+        ChunkStore(settings.store, "all-MiniLM-L6-v2", 768)
 
 
 def test_an_unreachable_chroma_server_is_a_clear_error(tmp_path):

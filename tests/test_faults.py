@@ -405,7 +405,7 @@ def test_recovery_finishes_committed_uploads_and_undoes_the_rest(tmp_path):
 
     settings = load_settings(data_dir=str(tmp_path / "data"))
     store = open_store(settings)
-    uploads = settings.uploads_dir.resolve()
+    uploads = settings.store.uploads_dir.resolve()
     uploads.mkdir(parents=True)
     texts = {name: document_text(name, 0, 3) for name in ("done.txt", "undone.txt", "orphan.txt", "kept.txt")}
     newer = document_text("undone.txt", 1, 4)
@@ -456,7 +456,7 @@ def test_a_rebuild_replaces_an_index_built_with_another_embedding_model(tmp_path
     from index.store import ChunkStore, StoreError
 
     settings = load_settings(data_dir=str(tmp_path / "data"))
-    fake_document(ChunkStore(settings, "another-model", 384), tmp_path / "a.txt", "Old words.", commit=True)
+    fake_document(ChunkStore(settings.store, "another-model", 384), tmp_path / "a.txt", "Old words.", commit=True)
     with pytest.raises(StoreError, match="rebuild"):
         open_store(settings)
     (tmp_path / "empty").mkdir()
@@ -486,7 +486,7 @@ def test_a_rebuild_is_published_to_open_readers_at_once(tmp_path, server, reques
     settings = load_settings(data_dir=str(tmp_path / "data"), **options)
     reader = open_store(settings)
     old = fake_document(reader, tmp_path / "a.txt", document_text("a", 0, 3), commit=True)
-    assert reader.generation == 1 and reader.chunks.name == settings.collection
+    assert reader.generation == 1 and reader.chunks.name == settings.store.collection
     writer = open_store(settings)
     building = writer.new_generation()
     new = fake_document(building, tmp_path / "a.txt", document_text("a", 1, 4), commit=True)
@@ -496,7 +496,7 @@ def test_a_rebuild_is_published_to_open_readers_at_once(tmp_path, server, reques
     assert {e.doc_hash for e in reader.documents().values()} == {new} and reader.version() != before
     assert len(reader.all_chunks()) == 4 and reader.generation == 2
     names = {c.name for c in reader.client.list_collections()}
-    assert not names & set(generation_names(settings.collection, 1)), "the replaced generation is deleted"
+    assert not names & set(generation_names(settings.store.collection, 1)), "the replaced generation is deleted"
     assert open_store(settings).generation == 2
 
 
@@ -544,7 +544,7 @@ def child_main(argv: list[str]) -> int:
         chunks = [
             m | {"id": i, "text": t} for i, m, t in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
         ]
-        uploads = settings.uploads_dir.resolve()
+        uploads = settings.store.uploads_dir.resolve()
         print(
             json.dumps(
                 {
@@ -554,7 +554,7 @@ def child_main(argv: list[str]) -> int:
                     "uploads": sorted(p.name for p in uploads.iterdir()) if uploads.is_dir() else [],
                     "collections": sorted(c.name for c in store.client.list_collections()),
                     "live_collections": [store.chunks.name, store.manifest.name],
-                    "pointer": settings.collection + "__live",
+                    "pointer": settings.store.collection + "__live",
                 }
             )
         )
@@ -564,7 +564,7 @@ def child_main(argv: list[str]) -> int:
 
         recover_uploads(store, settings)
         if any(op.startswith("upload:") for op in rest[1:]):
-            load_embeddings(settings.embedding_model)
+            load_embeddings(settings.model.embedding_model)
         print(LOADED, flush=True)
         for op in rest[1:]:
             started = time.monotonic()
@@ -572,7 +572,7 @@ def child_main(argv: list[str]) -> int:
             if kind == "upload":
                 add_document(store, settings, name, Path(source[0]).read_bytes())
             else:
-                remove_document(store, settings, str(settings.uploads_dir.resolve() / name))
+                remove_document(store, settings, str(settings.store.uploads_dir.resolve() / name))
             print(json.dumps({"op": f"{kind}:{name}", "seconds": time.monotonic() - started}), flush=True)
         return 0
     raise SystemExit(f"unknown child command {command}")

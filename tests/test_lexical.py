@@ -58,7 +58,7 @@ def workspace(tmp_path_factory):
 
 def retriever_for(settings) -> tuple[HybridRetriever, CountingStore]:
     store = CountingStore(open_store(settings))
-    return HybridRetriever(settings, store, load_embeddings(settings.embedding_model)), store
+    return HybridRetriever(settings, store, load_embeddings(settings.model.embedding_model)), store
 
 
 def test_lexical_search_finds_an_exact_rare_term_that_dense_search_misses(workspace):
@@ -76,8 +76,10 @@ def test_lexical_search_finds_an_exact_rare_term_that_dense_search_misses(worksp
 
 def test_an_added_document_is_searchable_at_once_and_only_it_is_fetched(workspace, tmp_path):
     settings, docs = workspace
-    settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
-    shutil.copytree(Path(workspace[0].data_dir), settings.data_dir, ignore=shutil.ignore_patterns("lexical"))
+    settings = settings.replace(data_dir=tmp_path / "data")
+    shutil.copytree(
+        Path(workspace[0].store.data_dir), settings.store.data_dir, ignore=shutil.ignore_patterns("lexical")
+    )
     retriever, store = retriever_for(settings)
     assert sorted(retriever.sync()) == sorted(str(p.resolve()) for p in docs.iterdir())
     retriever, store = retriever_for(settings)  # a new process: the index on disk is current, nothing is read
@@ -103,8 +105,10 @@ def test_an_added_document_is_searchable_at_once_and_only_it_is_fetched(workspac
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "stale"])
 def test_a_damaged_or_stale_cache_file_is_synced_again(workspace, tmp_path, damage):
     settings, docs = workspace
-    settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
-    shutil.copytree(Path(workspace[0].data_dir), settings.data_dir, ignore=shutil.ignore_patterns("lexical"))
+    settings = settings.replace(data_dir=tmp_path / "data")
+    shutil.copytree(
+        Path(workspace[0].store.data_dir), settings.store.data_dir, ignore=shutil.ignore_patterns("lexical")
+    )
     cache = lexical_index_path(settings)
     if damage == "stale":  # a cache holding only the brief, from before codes.txt was added
         stale = LexicalIndex(cache)

@@ -16,7 +16,7 @@ WRITE_BATCH = 5_000  # under Chroma's largest batch
 
 def test_reads_page_past_sqlites_variable_limit(tmp_path):
     settings = load_settings(data_dir=str(tmp_path / "data"))
-    store = ChunkStore(settings, "random-test-vectors", DIMENSION)
+    store = ChunkStore(settings.store, "random-test-vectors", DIMENSION)
     rng = np.random.default_rng(0)
     path, doc_hash = "/docs/big.txt", "h" * 64
     sentence = "Sentence {} of the big document."

@@ -83,9 +83,9 @@ def test_feedback_is_recorded(page, app):
     settings = app[1]
     page.locator('#chat [aria-label="Like"]').last.click()
     deadline = time.time() + 15
-    while time.time() < deadline and not settings.feedback_file.exists():
+    while time.time() < deadline and not settings.store.feedback_file.exists():
         time.sleep(0.2)
-    records = [json.loads(line) for line in settings.feedback_file.read_text().splitlines()]
+    records = [json.loads(line) for line in settings.store.feedback_file.read_text().splitlines()]
     assert records[-1]["question"] == MINERALS
     assert records[-1]["vote"] == "up"
     assert records[-1]["citations"]

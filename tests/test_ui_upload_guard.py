@@ -37,7 +37,7 @@ def test_a_made_up_file_path_is_not_read(app):
         messages = gradio_event(client, fn_index, [file_data(SECRET_FILE)], uuid.uuid4().hex)
     assert messages and messages[-1]["msg"] == "process_completed"
     assert sources(assistant) == before
-    uploads = assistant.settings.uploads_dir
+    uploads = assistant.settings.store.uploads_dir
     assert not (uploads.exists() and any(p.name.lower().startswith("readme") for p in uploads.iterdir()))
 
 

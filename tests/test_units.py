@@ -14,7 +14,11 @@ def test_settings_from_toml_env_and_overrides(tmp_path, monkeypatch):
     config.write_text('evidence_k = 3\ndata_dir = "somewhere"\n')
     monkeypatch.setenv("BRIEF_DENSE_K", "7")
     settings = load_settings(config, data_dir=str(tmp_path / "d"))
-    assert (settings.evidence_k, settings.dense_k, settings.data_dir) == (3, 7, tmp_path / "d")
+    assert (settings.retrieval.evidence_k, settings.retrieval.dense_k, settings.store.data_dir) == (
+        3,
+        7,
+        tmp_path / "d",
+    )
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path, monkeypatch):
@@ -87,7 +91,7 @@ def test_shipped_question_set_meets_its_shape():
 
 def test_remote_backend_without_endpoint_is_a_clear_error():
     from assistant.llm import ModelError, make_chat_model
-    from kernel.settings import Settings
+    from kernel.settings import ModelSettings
 
     with pytest.raises(ModelError, match="llm_base_url"):
-        make_chat_model(Settings(llm_backend="openai"))
+        make_chat_model(ModelSettings(llm_backend="openai"))

@@ -7,6 +7,9 @@ from assistant.eval.reports import diff_reports, render_html, render_markdown
 from assistant.eval.squad import exact_match, normalize_answer, sample, score_squad, token_f1
 from assistant.eval.workbench import gate, split, write_toml_values
 from assistant.spans import answer_type, missing_kind, short_answer
+from kernel.settings import GroundingSettings
+
+SUPPORT = GroundingSettings().support_threshold
 
 
 def test_official_squad_normalisation_and_scores():
@@ -87,7 +90,7 @@ def _row(item, answer, refused, citations, rank=1):
         "latency_s": 1.0,
         "timings": {"retrieve_s": 0.1, "generate_s": 0.8, "total_s": 1.0},
         "tokens_generated": 5,
-        "scores": score_item(item, result, [{"source": "doc.txt", "start": 0, "end": 17}] * rank, read),
+        "scores": score_item(item, result, [{"source": "doc.txt", "start": 0, "end": 17}] * rank, read, SUPPORT),
     }
 
 

@@ -96,7 +96,7 @@ def build_app(assistant) -> gr.Blocks:
         answer = None
         shown_at = 0.0
         # The conversation keeps growing; the question carries its latest turns, within the history limit.
-        recent = turns[len(turns) - settings.max_history_turns :] if settings.max_history_turns else []
+        recent = turns[len(turns) - settings.limits.max_history_turns :] if settings.limits.max_history_turns else []
         for event, value in assistant.ask_stream(question, history=recent):
             if event == "token":
                 streamed += value
@@ -128,7 +128,7 @@ def build_app(assistant) -> gr.Blocks:
             return
         vote = {True: "up", False: "down"}.get(data.liked, str(data.liked) if data.liked else "none")
         append_feedback(
-            settings.feedback_file,
+            settings.store.feedback_file,
             {
                 "question": record["question"],
                 "answer": record["answer"],
@@ -222,7 +222,7 @@ def build_app(assistant) -> gr.Blocks:
                         show_label=False,
                         scale=5,
                         elem_id="question",
-                        max_length=settings.max_question_chars,
+                        max_length=settings.limits.max_question_chars,
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 with gr.Row():
@@ -235,7 +235,7 @@ def build_app(assistant) -> gr.Blocks:
                     retrieved = gr.HTML(retrieved_html(None), elem_id="retrieved", js_on_load=None)
         with gr.Accordion("Documents", open=False, elem_id="documents-panel"):
             gr.Markdown(
-                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.max_document_bytes / 1e6:.0f} MB). "
+                f"Add a document ({' '.join(UPLOAD_SUFFIXES)}, up to {settings.limits.max_document_bytes / 1e6:.0f} MB). "
                 "It is checked before anything is saved, then indexed."
             )
             upload = gr.File(label="Upload", file_types=list(UPLOAD_SUFFIXES), type="filepath", elem_id="upload")

@@ -68,8 +68,8 @@ def create_api(
 
     app.add_middleware(
         BodyLimitMiddleware,
-        default_limit=settings.max_request_bytes,
-        limits={documents.UPLOAD_PATH: settings.max_document_bytes + (64 << 10)},  # + multipart framing
+        default_limit=settings.server.max_request_bytes,
+        limits={documents.UPLOAD_PATH: settings.limits.max_document_bytes + (64 << 10)},  # + multipart framing
         prefixes=(*API_PREFIXES, *CHAT_EVENT_PREFIXES),
     )
     state = app.state.brief

@@ -35,7 +35,7 @@ async def list_documents(request: Request) -> dict:
 )
 async def upload_document(request: Request, file: UploadFile = File(...)) -> dict:  # noqa: B008
     state = get_state(request)
-    limit = state.settings.max_document_bytes
+    limit = state.settings.limits.max_document_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, f"the file is larger than the limit of {limit} bytes")

@@ -101,7 +101,7 @@ def gold_rank(ranked: list[dict], item: QuestionItem, read_source) -> int | None
     return next((r for r, p in enumerate(ranked, start=1) if is_gold(p, item, read_source)), None)
 
 
-def score_item(item: QuestionItem, result: dict, ranked: list[dict], read_source, support_threshold=0.75) -> dict:
+def score_item(item: QuestionItem, result: dict, ranked: list[dict], read_source, support_threshold: float) -> dict:
     """Every per-item metric. `result` is the `ask --json` shape, `ranked` the retrieval ranking."""
     refused, citations, answer = result["refused"], result["citations"], result["answer"]
     scores: dict = {
@@ -247,9 +247,9 @@ def evaluate(
     pipelines: dict,
     items: list[QuestionItem],
     read_source: SourceReader,
-    similarity: Callable[[str, str], float] | None = None,
-    progress: bool = True,
-    support_threshold: float = 0.75,
+    similarity: Callable[[str, str], float] | None,
+    progress: bool,
+    support_threshold: float,
 ) -> tuple[dict[str, list[dict]], bool]:
     """Ask every item of every pipeline; returns rows per pipeline and whether the run completed.
     Ctrl-C stops early and keeps what was scored."""

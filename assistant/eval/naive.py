@@ -34,7 +34,7 @@ class NaivePipeline:
         from langchain_core.documents import Document
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        name = self.settings.collection + NAIVE_SUFFIX
+        name = self.settings.store.collection + NAIVE_SUFFIX
         with contextlib.suppress(Exception):  # absent already
             self.store.client.delete_collection(name)
         self._vectors = Chroma(collection_name=name, embedding_function=self.embeddings, client=self.store.client)
@@ -74,7 +74,7 @@ class NaivePipeline:
         retrieved = time.perf_counter()
         context = "\n\n".join(e.chunk.text for e in evidence)
         prompt = template("naive").format(question=question, context=context)
-        result = self.chat_model.invoke([HumanMessage(prompt)], max_tokens=self.settings.max_answer_tokens)
+        result = self.chat_model.invoke([HumanMessage(prompt)], max_tokens=self.settings.model.max_answer_tokens)
         text = result.content.strip() if isinstance(result.content, str) else ""
         done = time.perf_counter()
         citations = [

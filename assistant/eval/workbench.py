@@ -35,7 +35,7 @@ def squad_items(path: Path, settings: Settings, limit: int | None, seed: int, pr
 
     documents, questions = load_squad(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-    squad_settings = settings.model_copy(update={"collection": f"squad-{digest}"})
+    squad_settings = settings.replace(collection=f"squad-{digest}")
     report = index_texts(documents, squad_settings, progress=progress)
     if report.errors:
         raise WorkbenchError("; ".join(report.errors))
@@ -138,7 +138,7 @@ def run(args, settings: Settings) -> int:
         reader,
         cosine_similarity(assistant.embeddings),
         not args.quiet,
-        settings.support_threshold,
+        settings.grounding.support_threshold,
     )
     runs = {name: {"summary": summarise(r) | {"complete": complete}, "items": r} for name, r in rows.items()}
     primary = names[0]
@@ -234,14 +234,16 @@ def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
         out = []
         for item in group:
             turns = normalise_history([{"role": "user", "content": h} for h in item.history])
-            candidates = assistant.retriever.retrieve(retrieval_queries(item.question, turns), k=settings.coverage_k)
+            candidates = assistant.retriever.retrieve(
+                retrieval_queries(item.question, turns), k=settings.retrieval.coverage_k
+            )
             out.append((item, turns, candidates))
         return out
 
     tune_cache, held_cache = cache(tune_items), cache(held_out)
     curve = []
     for threshold in REFUSAL_THRESHOLD_GRID:
-        assistant.settings = settings.model_copy(update={"refusal_threshold": threshold})
+        assistant.settings = settings.replace(refusal_threshold=threshold)
         curve.append(
             {"refusal_threshold": threshold}
             | {"tune": refusal_rates(assistant, tune_cache), "held_out": refusal_rates(assistant, held_cache)}
