@@ -2,6 +2,7 @@
 
 from assistant.answers import Answer, Citation, Evidence, Timings, Turn
 from assistant.assistant import Assistant, QuestionError
+from assistant.pipeline import Final, Pipeline, StreamEvent, Token
 from kernel.settings import Settings, load_settings
 from kernel.types import Chunk
 
@@ -11,9 +12,13 @@ __all__ = [
     "Chunk",
     "Citation",
     "Evidence",
+    "Final",
+    "Pipeline",
     "QuestionError",
     "Settings",
+    "StreamEvent",
     "Timings",
+    "Token",
     "Turn",
     "load_settings",
 ]

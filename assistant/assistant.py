@@ -23,6 +23,7 @@ from assistant.grounding import (
     sentence_coverage,
     verify_answer,
 )
+from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.spans import confident_short_answer, missing_kind, short_answer
 from assistant.text import content_terms, content_words, words
@@ -229,13 +230,13 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
         answer = None
-        for event, value in self.ask_stream(question, history):
-            if event == "answer":
-                answer = value
+        for event in self.ask_stream(question, history):
+            if isinstance(event, Final):
+                answer = event.answer
         return answer
 
-    def ask_stream(self, question: str, history: Sequence[Turn | dict] | None = None) -> Iterator[tuple[str, object]]:
-        """Yield ("token", str) while the model writes, then ("answer", Answer), which is authoritative: if
+    def ask_stream(self, question: str, history: Sequence[Turn | dict] | None = None) -> Iterator[StreamEvent]:
+        """Yield `Token`s while the model writes, then one `Final` answer, which is authoritative: if
         the streamed text fails the support check, the answer quotes the evidence instead. Evidence of more
         than `max_generated_sources` sentences is quoted without asking the model (no tokens)."""
         started = time.perf_counter()
@@ -250,7 +251,7 @@ class Assistant:
             timings.total_s = round(time.perf_counter() - started, 4)
             refusal = self._refusal(decision.reason, candidates, timings)
             refusal.confidence = decision.confidence
-            yield "answer", refusal
+            yield Final(refusal)
             return
 
         pieces: list[str] = []
@@ -261,7 +262,7 @@ class Assistant:
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
                     pieces.append(text)
-                    yield "token", text
+                    yield Token(text)
         generated = "".join(pieces).strip()  # nothing written: the answer quotes the evidence
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
         answer = self._compose(question, turns, generated, evidence, short)
@@ -270,7 +271,7 @@ class Assistant:
         answer.tokens_generated = len(pieces)
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
-        yield "answer", answer
+        yield Final(answer)
 
     def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
         """Everything about a question that needs no model text: the candidates in coverage order, the

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant import QuestionError
+from assistant import Final, QuestionError, Token
 
 MINERALS = "Which critical minerals does Mali hold reserves of?"
 
@@ -51,8 +51,8 @@ def test_follow_up_uses_the_conversation(assistant, brief_workspace):
 
 def test_streaming_ends_with_the_authoritative_answer(assistant):
     events = list(assistant.ask_stream("What kind of government does Mali have?"))
-    assert events[-1][0] == "answer" and all(kind == "token" for kind, _ in events[:-1])
-    assert "military" in events[-1][1].answer.lower()
+    assert isinstance(events[-1], Final) and all(isinstance(e, Token) for e in events[:-1])
+    assert "military" in events[-1].answer.answer.lower()
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant import Final, Pipeline, Token
 from tests.support import MODEL_QUESTION, QUESTION, UvicornThread, indexed_settings
 
 KEY = "test-key-123"
@@ -439,6 +440,10 @@ def test_library_api_and_openai_endpoint_give_the_same_answers(server, assistant
             ), (name, item["id"])
             assert [c.model_dump() for c in got.citations] == [c.model_dump() for c in expected.citations]
             assert got.timings.total_s > 0, name  # the server's own timings come through both doors
+            *tokens, final = door.ask_stream(item["question"], history=history)
+            assert isinstance(final, Final) and all(isinstance(t, Token) for t in tokens), (name, item["id"])
+            assert (final.answer.answer, final.answer.citations) == (expected.answer, expected.citations), name
+    assert all(isinstance(door, Pipeline) for door in [assistant, *doors.values()])
 
 
 def test_remote_errors_are_clear(server):

@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+from assistant import Token
 from tests.support import MODEL_QUESTION, QUESTION, child_server, free_port, indexed_settings
 
 SERVER = textwrap.dedent(
@@ -70,7 +71,7 @@ def test_openai_backend_answers_with_citations(llama_server, data_dir):
     assert "lithium" in quotes and "uranium" in quotes
     assert "[1]" in answer.answer
 
-    tokens = [value for event, value in assistant.ask_stream(QUESTION) if event == "token"]
+    tokens = [event.text for event in assistant.ask_stream(QUESTION) if isinstance(event, Token)]
     assert len(tokens) > 1  # streamed token by token over HTTP
 
 

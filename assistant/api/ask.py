@@ -12,6 +12,7 @@ from assistant.api.errors import ApiError, error_body
 from assistant.api.schemas import AnswerResponse, AskRequest
 from assistant.api.state import get_state
 from assistant.assistant import QuestionError, validate_history, validate_question
+from assistant.pipeline import Final, Token
 
 router = APIRouter(prefix="/api", tags=["ask"])
 log = logging.getLogger("brief.api")
@@ -107,11 +108,12 @@ async def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
 
     async def events():
         try:
-            async for kind, value in items:
-                if kind == "token":
-                    yield sse("token", {"text": value})
-                else:
-                    yield sse("answer", value.to_public())
+            async for event in items:
+                match event:
+                    case Token(text):
+                        yield sse("token", {"text": text})
+                    case Final(answer):
+                        yield sse("answer", answer.to_public())
         except Exception as exc:
             yield sse("error", stream_failure(exc))
 

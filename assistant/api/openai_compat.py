@@ -19,6 +19,7 @@ from assistant.api.ask import answer_of, checked_history, checked_question, stre
 from assistant.api.errors import ApiError
 from assistant.api.schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, ModelList
 from assistant.api.state import get_state
+from assistant.pipeline import Final
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -128,10 +129,10 @@ def _stream(state, question, history, completion_id, created, model):
     async def events():
         yield _chunk(completion_id, created, model, {"role": "assistant", "content": ""})
         try:
-            async for kind, value in items:
-                if kind != "answer":
+            async for event in items:
+                if not isinstance(event, Final):
                     continue
-                public = value.to_public()
+                public = event.answer.to_public()
                 for piece in _pieces(public["answer"]):
                     yield _chunk(completion_id, created, model, {"content": piece})
                 yield _chunk(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.eval.squad import score_squad
 from assistant.grounding import verify_answer
+from assistant.pipeline import Pipeline
 
 RETRIEVAL_KS = (1, 3, 5, 10)
 
@@ -244,7 +245,7 @@ class SourceReader:
 
 
 def evaluate(
-    pipelines: dict,
+    pipelines: dict[str, Pipeline],
     items: list[QuestionItem],
     read_source: SourceReader,
     similarity: Callable[[str, str], float] | None,

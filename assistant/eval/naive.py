@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from assistant.answers import Answer, Citation, Evidence, Timings
 from assistant.grounding import is_non_answer
+from assistant.pipeline import Final, StreamEvent
 from assistant.prompts import template
 from kernel.settings import Settings
 from kernel.types import Chunk
@@ -65,6 +66,10 @@ class NaivePipeline:
             )
             out.append(Evidence(chunk=chunk, quote=doc.page_content, score=round(float(score), 4)))
         return out
+
+    def ask_stream(self, question: str, history: Sequence | None = None) -> Iterator[StreamEvent]:
+        """The recipe does not stream: its one answer, as the final event."""
+        yield Final(self.ask(question, history))
 
     def ask(self, question: str, history: Sequence | None = None) -> Answer:
         from langchain_core.messages import HumanMessage

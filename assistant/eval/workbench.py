@@ -57,21 +57,6 @@ def stored_texts(store) -> dict[str, str]:
     return {e.source: e.text for e in store.documents().values()}
 
 
-class ServedPipeline:
-    """A running server's answers, with retrieval ranked by the local index (the same documents), so its
-    retrieval metrics stay comparable and its answers are scored as the library's are."""
-
-    def __init__(self, client, local):
-        self.client = client
-        self.local = local
-
-    def ask(self, question: str, history=None):
-        return self.client.ask(question, history)
-
-    def rank(self, question: str, history=None, k: int = 10):
-        return self.local.rank(question, history, k=k)
-
-
 def build_pipelines(settings: Settings, names: list[str], url: str | None = None, api_key: str | None = None):
     from assistant.assistant import Assistant
     from assistant.eval.client import ApiClient, OpenAIClient
@@ -90,8 +75,9 @@ def build_pipelines(settings: Settings, names: list[str], url: str | None = None
             naive.build()
             pipelines[name] = naive
         else:
-            client = (ApiClient if name == "api" else OpenAIClient)(url, api_key)
-            pipelines[name] = ServedPipeline(client, assistant)
+            # A running server's answers, with retrieval ranked by the local index (the same documents), so its
+            # retrieval metrics stay comparable and its answers are scored as the library's are.
+            pipelines[name] = (ApiClient if name == "api" else OpenAIClient)(url, api_key, ranker=assistant)
     return assistant, pipelines
 
 
