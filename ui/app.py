@@ -20,6 +20,7 @@ import gradio as gr  # noqa: E402
 
 from assistant.assistant import QuestionError, validate_question  # noqa: E402
 from assistant.document_service import UPLOAD_SUFFIXES, UploadRefused, add_document, remove_document  # noqa: E402
+from assistant.pipeline import Final, Token  # noqa: E402
 from ui.render import (  # noqa: E402
     chat_text,
     documents_html,
@@ -97,15 +98,16 @@ def build_app(assistant) -> gr.Blocks:
         shown_at = 0.0
         # The conversation keeps growing; the question carries its latest turns, within the history limit.
         recent = turns[len(turns) - settings.limits.max_history_turns :] if settings.limits.max_history_turns else []
-        for event, value in assistant.ask_stream(question, history=recent):
-            if event == "token":
-                streamed += value
-                if time.monotonic() - shown_at >= REDRAW_EVERY_S:  # the first token at once, then in bursts
-                    shown_at = time.monotonic()
-                    chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                    yield chat, gr.skip(), gr.skip(), turns, records, ""
-            elif event == "answer":
-                answer = value
+        for event in assistant.ask_stream(question, history=recent):
+            match event:
+                case Token(text):
+                    streamed += text
+                    if time.monotonic() - shown_at >= REDRAW_EVERY_S:  # the first token at once, then in bursts
+                        shown_at = time.monotonic()
+                        chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                        yield chat, gr.skip(), gr.skip(), turns, records, ""
+                case Final(answer):
+                    pass
         chat[-1] = {"role": "assistant", "content": chat_text(answer.answer)}
         turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
         public = answer.to_public()
@@ -187,12 +189,13 @@ def build_app(assistant) -> gr.Blocks:
         """Stream the answer text as it is written; the last value is the final (verified) answer."""
         streamed = ""
         try:
-            for event, value in assistant.ask_stream(question, history=parse_history(history)):
-                if event == "token":
-                    streamed += value
-                    yield streamed
-                else:
-                    yield value.answer
+            for event in assistant.ask_stream(question, history=parse_history(history)):
+                match event:
+                    case Token(text):
+                        streamed += text
+                        yield streamed
+                    case Final(answer):
+                        yield answer.answer
         except QuestionError as exc:
             raise gr.Error(f"Cannot ask that: {exc}") from exc
 
