@@ -154,6 +154,7 @@ class Assistant:
         self._chat_model = chat_model
         self._embeddings = None
         self._retriever = None
+        self._documents = None
         self._word_vectors: dict[str, np.ndarray] = {}
         self._init_lock = threading.Lock()
 
@@ -173,6 +174,15 @@ class Assistant:
 
             self._store = open_store(self.settings)
         return self._store
+
+    @property
+    def documents(self):
+        """The indexed documents (list, add, remove, a source's text), for the shells."""
+        if self._documents is None:
+            from assistant.document_service import DocumentService
+
+            self._documents = DocumentService(self.store, self.settings)
+        return self._documents
 
     @property
     def chat_model(self):

@@ -19,7 +19,7 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def cmd_index(args, settings) -> int:
-    from assistant.document_service import recover_uploads
+    from assistant.document_service import DocumentService
     from assistant.retrieval import HybridRetriever
     from index.pipeline import index_paths, open_store
 
@@ -27,7 +27,7 @@ def cmd_index(args, settings) -> int:
     if args.max_bytes is not None:
         settings = settings.replace(max_document_bytes=args.max_bytes)
     store = open_store(settings, verify=not args.rebuild)
-    recover_uploads(store, settings)
+    DocumentService(store, settings).recover()
     report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
     # The lexical index is a cache of the store, synced before a search; syncing now spares the first question
     # the fetch of every new document.

@@ -179,3 +179,45 @@ def _sync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class DocumentService:
+    """The indexed documents, for every shell (the chat's Documents panel, /api/documents, `brief index`):
+    list them, add and remove one, and read a source's text. Shells go through it, never to the store."""
+
+    def __init__(self, store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self._texts: tuple[str, dict[str, str]] | None = None  # (store version, source -> text)
+
+    def entries(self) -> list[ManifestEntry]:
+        """Every indexed document, by source."""
+        return sorted(self.store.documents().values(), key=lambda e: e.source)
+
+    def sentence_count(self) -> int:
+        """How many sentences are indexed, across the documents."""
+        return self.store.count()
+
+    def find(self, doc_id: str) -> list[str]:
+        """The path keys of the documents with this `document_id`."""
+        return [path for path in self.store.documents(with_text=False) if document_id(path) == doc_id]
+
+    def add(self, filename: str, data: bytes) -> AddedDocument:
+        return add_document(self.store, self.settings, filename, data)
+
+    def remove(self, path_key: str) -> ManifestEntry | None:
+        return remove_document(self.store, self.settings, path_key)
+
+    def recover(self) -> None:
+        recover_uploads(self.store, self.settings)
+
+    def texts(self) -> dict[str, str]:
+        """Displayed source -> the document's full text (what citations' offsets point into), read from the
+        store once per version of the index."""
+        version = self.store.version()
+        if self._texts is None or self._texts[0] != version:
+            self._texts = (version, {e.source: e.text for e in self.store.documents().values()})
+        return self._texts[1]
+
+    def text(self, source: str) -> str | None:
+        return self.texts().get(source)

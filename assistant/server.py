@@ -202,13 +202,12 @@ def serve(
     import uvicorn
 
     from assistant.assistant import Assistant
-    from assistant.document_service import recover_uploads
     from assistant.llm import ModelError
     from index.store import StoreError
 
     try:
         assistant = Assistant(settings)
-        recover_uploads(assistant.store, settings)
+        assistant.documents.recover()
         ensure_indexed(assistant)
         app = build_server_app(assistant, settings, api_key=api_key, password=password, ui=ui)
     except (ModelError, StoreError) as exc:

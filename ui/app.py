@@ -19,13 +19,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from assistant.assistant import QuestionError, validate_question  # noqa: E402
-from assistant.document_service import UPLOAD_SUFFIXES, UploadRefused, add_document, remove_document  # noqa: E402
+from assistant.document_service import UPLOAD_SUFFIXES, UploadRefused  # noqa: E402
 from assistant.pipeline import Final, Token  # noqa: E402
 from ui.render import (  # noqa: E402
     chat_text,
     documents_html,
     retrieved_html,
-    source_texts,
     sources_html,
 )
 
@@ -71,13 +70,12 @@ def append_feedback(path: Path, record: dict) -> None:
 # The app ----------------------------------------------------------------------------------------------
 def build_app(assistant) -> gr.Blocks:
     settings = assistant.settings
-
-    def document_choices() -> list[tuple[str, str]]:
-        return sorted(((e.source, path) for path, e in assistant.store.documents().items()), key=lambda c: c[0])
+    documents = assistant.documents
 
     def documents_view():
-        entries = list(assistant.store.documents().values())
-        return documents_html(entries), gr.update(choices=document_choices(), value=None)
+        entries = documents.entries()
+        choices = [(e.source, e.path) for e in entries]
+        return documents_html(entries), gr.update(choices=choices, value=None)
 
     # Chat -----------------------------------------------------------------------------------------
     def respond(message: str, chat: list, turns: list, records: dict) -> Iterator[tuple]:
@@ -117,7 +115,10 @@ def build_app(assistant) -> gr.Blocks:
             "citations": public["citations"],
             "refused": answer.refused,
         }
-        texts = source_texts(assistant.store)
+        try:
+            texts = documents.texts()
+        except Exception:  # the panel falls back to the chunk text
+            texts = {}
         yield chat, sources_html(answer, texts, question), retrieved_html(answer), turns, records, ""
 
     def new_chat():
@@ -158,7 +159,7 @@ def build_app(assistant) -> gr.Blocks:
         original = Path(file_path)  # Gradio has already refused files over max_document_bytes
         progress(0.3, desc="Checking and indexing (embedding sentences)")
         try:
-            added = add_document(assistant.store, settings, original.name, original.read_bytes())
+            added = documents.add(original.name, original.read_bytes())
         except UploadRefused as exc:
             gr.Warning(f"Upload refused: {exc}")
             return f"Upload refused: {exc}", *documents_view(), None
@@ -173,7 +174,7 @@ def build_app(assistant) -> gr.Blocks:
     def on_remove(path: str | None):
         if not path:
             return "Choose a document to remove.", *documents_view()
-        entry = remove_document(assistant.store, settings, path)
+        entry = documents.remove(path)
         name = entry.source if entry else path
         return f"Removed {name} from the index.", *documents_view()
 

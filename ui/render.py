@@ -27,14 +27,6 @@ def chat_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def source_texts(store) -> dict[str, str]:
-    """Displayed source path -> full document text, from the store's manifest."""
-    try:
-        return {entry.source: entry.text for entry in store.documents().values()}
-    except Exception:  # the panel falls back to the chunk text
-        return {}
-
-
 def _context(text: str | None, start: int, end: int, quote: str) -> tuple[str, str, str]:
     """(before, quote, after) around [start, end) of the document text, trimmed to whole words."""
     if not text or text[start:end] != quote:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from assistant.api.errors import ApiError
 from assistant.api.schemas import Document, DocumentList, ErrorResponse
 from assistant.api.state import get_state
-from assistant.document_service import UploadRefused, add_document, document_id, remove_document
+from assistant.document_service import UploadRefused, document_id
 
 router = APIRouter(prefix="/api", tags=["documents"])
 
@@ -22,8 +22,8 @@ def to_document(entry) -> dict:
 @router.get("/documents", response_model=DocumentList, summary="The indexed documents")
 async def list_documents(request: Request) -> dict:
     state = get_state(request)
-    entries = await anyio.to_thread.run_sync(state.assistant.store.documents)
-    return {"documents": [to_document(e) for e in sorted(entries.values(), key=lambda e: e.source)]}
+    entries = await anyio.to_thread.run_sync(state.assistant.documents.entries)
+    return {"documents": [to_document(e) for e in entries]}
 
 
 @router.post(
@@ -40,9 +40,7 @@ async def upload_document(request: Request, file: UploadFile = File(...)) -> dic
     if len(data) > limit:
         raise ApiError(413, f"the file is larger than the limit of {limit} bytes")
     try:
-        added = await anyio.to_thread.run_sync(
-            add_document, state.assistant.store, state.settings, file.filename or "", data
-        )
+        added = await anyio.to_thread.run_sync(state.assistant.documents.add, file.filename or "", data)
     except UploadRefused as exc:
         raise ApiError(400, str(exc)) from exc
     return to_document(added.entry)
@@ -62,9 +60,9 @@ async def delete_document(doc_id: str, request: Request) -> Response:
 
 
 def _delete(state, doc_id: str) -> None:
-    store = state.assistant.store
-    matches = [path for path in store.documents() if document_id(path) == doc_id]
+    documents = state.assistant.documents
+    matches = documents.find(doc_id)
     if not matches:
         raise ApiError(404, f"no document with id '{doc_id}'")
     for path in matches:
-        remove_document(store, state.settings, path)
+        documents.remove(path)

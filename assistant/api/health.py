@@ -27,7 +27,7 @@ async def readyz(request: Request) -> dict:
     state = get_state(request)
     state.require_ready()
     try:
-        count = await anyio.to_thread.run_sync(state.assistant.store.count)
+        count = await anyio.to_thread.run_sync(state.assistant.documents.sentence_count)
     except Exception as exc:
         raise ApiError(503, f"not ready: the index cannot be read: {exc}", headers={"Retry-After": "5"}) from exc
     if count == 0:

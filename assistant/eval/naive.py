@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from assistant.answers import Answer, Citation, Evidence, Timings
+from assistant.document_service import DocumentService
 from assistant.grounding import is_non_answer
 from assistant.pipeline import Final, StreamEvent
 from assistant.prompts import template
@@ -40,10 +41,8 @@ class NaivePipeline:
             self.store.client.delete_collection(name)
         self._vectors = Chroma(collection_name=name, embedding_function=self.embeddings, client=self.store.client)
         splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50, add_start_index=True)
-        documents = []
-        for entry in self.store.documents().values():
-            self._texts[entry.source] = entry.text
-            documents.append(Document(page_content=entry.text, metadata={"source": entry.source}))
+        texts = DocumentService(self.store, self.settings).texts()
+        documents = [Document(page_content=text, metadata={"source": source}) for source, text in texts.items()]
         chunks = splitter.split_documents(documents)
         if chunks:
             self._vectors.add_documents(chunks)

@@ -53,10 +53,6 @@ def squad_items(path: Path, settings: Settings, limit: int | None, seed: int, pr
     return squad_settings, items
 
 
-def stored_texts(store) -> dict[str, str]:
-    return {e.source: e.text for e in store.documents().values()}
-
-
 def build_pipelines(settings: Settings, names: list[str], url: str | None = None, api_key: str | None = None):
     from assistant.assistant import Assistant
     from assistant.eval.client import ApiClient, OpenAIClient
@@ -117,7 +113,7 @@ def run(args, settings: Settings) -> int:
 
     names = [args.pipeline] + ([args.compare] if args.compare and args.compare != args.pipeline else [])
     assistant, pipelines = build_pipelines(settings, names, args.url, args.api_key)
-    reader = SourceReader(stored_texts(assistant.store))
+    reader = SourceReader(assistant.documents.texts())
     rows, complete = evaluate(
         pipelines,
         items,
