@@ -152,8 +152,20 @@ def byte_count(value: str) -> int:
     return int(number * scale)
 
 
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("brief")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brief", description="Cited answers over a policy brief.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--config", help="TOML configuration file (default: ./brief.toml if present)")
     parser.add_argument("--data-dir", help="where the index lives (default .brief)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,0 +1,1 @@
+"""The prompt templates, shipped as package data: `assistant.prompts` reads them with importlib.resources."""
