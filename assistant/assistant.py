@@ -223,7 +223,7 @@ class Assistant:
         # prompt the slot holds; in sorted order the slot always holds the closest one read so far.
         chunks = sorted(self.store.all_chunks()[:limit], key=lambda c: c.text) if limit > 0 else []
         for done, chunk in enumerate(chunks, start=1):
-            self.chat_model.invoke(self._messages("", [], [chunk.text]), max_tokens=1)
+            self.chat_model.invoke(self.prompt("", [], [chunk.text]), max_tokens=1)
             if progress:
                 progress(done, len(chunks))
         return len(chunks)
@@ -267,7 +267,7 @@ class Assistant:
         pieces: list[str] = []
         short = self._short_answer(question, evidence)
         if short is None and len(evidence) <= self.settings.grounding.max_generated_sources:
-            messages = self._messages(question, turns, [e.chunk.text for e in evidence])
+            messages = self.prompt(question, turns, [e.chunk.text for e in evidence])
             for chunk in self.chat_model.stream(messages):
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
@@ -275,7 +275,7 @@ class Assistant:
                     yield Token(text)
         generated = "".join(pieces).strip()  # nothing written: the answer quotes the evidence
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
-        answer = self._compose(question, turns, generated, evidence, short)
+        answer = self.compose(question, turns, generated, evidence, short)
         answer.confidence = decision.confidence
         answer.retrieved = ranked
         answer.tokens_generated = len(pieces)
@@ -378,7 +378,7 @@ class Assistant:
 
         return similar
 
-    def _messages(self, question: str, turns: list[Turn], sources: list[str]):
+    def prompt(self, question: str, turns: list[Turn], sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part
         shared with earlier prompts (system text and first source) comes first and is read from the cache.
         What the conversation is about (`referent`) is kept only when the prompt still fits the model's
@@ -402,7 +402,7 @@ class Assistant:
             return None
         return confident_short_answer(question, evidence[0].chunk.text)
 
-    def _compose(
+    def compose(
         self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence], short: str | None = None
     ) -> Answer:
         """The answer, first of all: the short answer when there is a confident one, else the model's text

@@ -1,17 +1,21 @@
-"""Helpers shared by the server, web chat, backend and Chroma-server tests (no tests here): a free loopback port,
-an indexed data directory of the repository's seeds/, uvicorn serving an app in a thread, and the whole
-`brief serve` app (API + web chat) running on loopback."""
+"""Helpers shared by the tests (no tests or fixtures here; the fixtures are in conftest.py): the repository's
+paths, the one way the seeds are indexed, the real `brief` command in a subprocess, a free loopback port,
+uvicorn serving an app in a thread, and the whole `brief serve` app (API + web chat) running on loopback."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BRIEF = ROOT / "seeds" / "us-mali-reengagement-brief.txt"
 QUESTION = "Which critical minerals does Mali hold reserves of?"  # its answer quotes two sentences
 MODEL_QUESTION = "Why does Mali matter for U.S. counterterrorism?"  # answered from one sentence: the model writes
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/install-browser; never a downloaded browser
@@ -31,15 +35,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def indexed_settings(data_dir: Path, **overrides):
-    """Settings for `data_dir`, with the repository's seeds/ indexed into it (real embedder, real Chroma)."""
+def indexed_settings(data_dir: Path, seeds: Path = ROOT / "seeds", **overrides):
+    """Settings for `data_dir`, with the seeds (the repository's seeds/ unless told) indexed into it (real
+    embedder, real Chroma)."""
     from assistant import load_settings
     from index.pipeline import index_paths
 
     settings = load_settings(data_dir=str(data_dir), **overrides)
-    report = index_paths([ROOT / "seeds"], settings, progress=False)
+    report = index_paths([seeds], settings, progress=False)
     assert report.errors == [], report.errors
     return settings
+
+
+def run_brief(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real `brief` command line in a subprocess."""
+    full_env = os.environ | {"BRIEF_DATA_DIR": str(cwd / ".brief")} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class UvicornThread:
@@ -71,8 +89,6 @@ class UvicornThread:
 @contextlib.contextmanager
 def child_server(argv: list[str], ready_url: str, timeout: float = 90) -> Iterator[None]:
     """Run `argv` (a server) in a child process until `ready_url` answers 200; stop it afterwards."""
-    import subprocess
-
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_http(ready_url, timeout=timeout, process=process)

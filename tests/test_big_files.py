@@ -11,7 +11,7 @@ from assistant import load_settings
 from assistant.document_service import UploadRefused, check_upload
 from index.chunking import iter_sentences
 from index.pipeline import EMBED_POOL
-from tests.conftest import run_brief
+from tests.support import run_brief
 
 
 def test_a_file_over_the_limit_is_refused_at_every_door(tmp_path):

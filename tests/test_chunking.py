@@ -1,5 +1,5 @@
 from index.chunking import chunk_document, normalise_whitespace, split_sentences
-from tests.conftest import BRIEF
+from tests.support import BRIEF
 
 
 def test_brief_sentences_keep_sections_and_exact_offsets():

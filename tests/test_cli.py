@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import run_brief
+from tests.support import run_brief
 
 
 def test_ask_json_has_the_documented_shape(brief_workspace):
@@ -120,7 +120,7 @@ def test_index_leaves_the_lexical_cache_in_sync_with_the_store(tmp_path):
     from assistant import load_settings
     from assistant.lexical import LexicalIndex
     from assistant.retrieval import lexical_index_path
-    from tests.conftest import BRIEF
+    from tests.support import BRIEF
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / BRIEF.name).write_text(BRIEF.read_text())
@@ -132,7 +132,7 @@ def test_index_leaves_the_lexical_cache_in_sync_with_the_store(tmp_path):
 
 def test_a_page_of_navigation_only_is_skipped_with_a_warning(tmp_path):
     """A manual's contents page holds nothing to quote once its navigation is dropped: a warning, not a failure."""
-    from tests.conftest import BRIEF
+    from tests.support import BRIEF
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / BRIEF.name).write_text(BRIEF.read_text())

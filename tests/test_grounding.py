@@ -99,7 +99,28 @@ def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
     from kernel.settings import load_settings
 
     assistant = Assistant(load_settings())
-    partial = assistant._compose(question, [], f"{first} [1]", evidence)
+    partial = assistant.compose(question, [], f"{first} [1]", evidence)
     assert partial.mode == "extractive" and "intelligence cooperation" in partial.answer
-    both = assistant._compose(question, [], f"{first} [1] It wants continued intelligence cooperation. [2]", evidence)
+    both = assistant.compose(question, [], f"{first} [1] It wants continued intelligence cooperation. [2]", evidence)
     assert both.mode == "generated" and [c.quote for c in both.citations] == [first, second]
+
+
+def test_streamed_model_text_the_evidence_does_not_hold_is_replaced_by_the_quote(mocked):
+    """Edge case, with a fake model (the behaviour itself is tested with the real one): the tokens stream as
+    written, the final answer quotes the evidence instead."""
+    from assistant import Final, Token
+    from tests.support import MODEL_QUESTION
+
+    assistant = mocked("Mali has a population of 20 million [1].")
+    *tokens, final = assistant.ask_stream(MODEL_QUESTION)
+    assert "".join(t.text for t in tokens) == "Mali has a population of 20 million [1]."
+    assert all(isinstance(t, Token) for t in tokens) and isinstance(final, Final)
+    assert final.answer.mode == "extractive" and "20 million" not in final.answer.answer
+    assert final.answer.citations[0].quote in final.answer.answer
+    (prompt,) = assistant.chat_model.prompts
+    assert final.answer.citations[0].quote in prompt[-1].content, "the model saw the sentence it is checked against"
+
+
+def test_a_model_that_writes_nothing_gets_the_quote(mocked):
+    answer = mocked("").ask("Why does Mali matter for U.S. counterterrorism?")
+    assert answer.mode == "extractive" and answer.tokens_generated == 0 and answer.citations

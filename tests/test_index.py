@@ -9,7 +9,7 @@ from pathlib import Path
 
 from assistant import load_settings
 from index.pipeline import EMBED_POOL, index_paths, open_store
-from tests.conftest import BRIEF, ROOT, run_brief
+from tests.support import BRIEF, ROOT, run_brief
 
 
 def counts(settings):

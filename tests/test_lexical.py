@@ -14,7 +14,7 @@ from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, lexical_ind
 from index.pipeline import index_paths, open_store
 from kernel.embedder import load_embeddings
 from kernel.types import Chunk
-from tests.conftest import BRIEF
+from tests.support import BRIEF
 
 # Thirty error codes explained alike, and one explained differently: a sentence embedder reads the code's
 # characters as noise and ranks the look-alike explanations first (the sentence is 31st of 31 alone).

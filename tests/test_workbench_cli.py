@@ -3,7 +3,7 @@
 
 import json
 
-from tests.conftest import run_brief
+from tests.support import run_brief
 
 SQUAD = {
     "version": "v2.0",
