@@ -59,7 +59,6 @@ _NUMBER_WORDS = set(
 )
 _NAME_JOINERS = {"of", "the", "de", "du", "la", "le", "von", "van", "der", "den", "al", "bin", "da", "di", "y", "&"}
 KIND_WEIGHT = 10.0  # the wanted kind of span comes first; nearness to the question's words breaks ties
-_EDGE_WORDS = STOPWORDS | {"and", "or", "but", "which", "who", "that", "was", "were", "is", "are"}
 
 
 _WH = re.compile(r"\b(who|whom|whose|when|where|what|which|how)\b")
@@ -123,9 +122,9 @@ def _trim(tokens: list[str], kind: str) -> list[tuple[int, int]]:
     the words that count it; for a name, each capitalised stretch ('Jean's nephew Maciot de Bethencourt' holds
     two)."""
     lo, hi = 0, len(tokens)
-    while lo < hi and tokens[lo].lower() in _EDGE_WORDS:
+    while lo < hi and tokens[lo].lower() in STOPWORDS:
         lo += 1
-    while hi > lo and tokens[hi - 1].lower() in _EDGE_WORDS:
+    while hi > lo and tokens[hi - 1].lower() in STOPWORDS:
         hi -= 1
     if kind == "number":
         for i in range(lo, hi):

@@ -188,7 +188,6 @@ STOPWORDS = frozenset(
         "happening",
         "reason",
         "reasons",
-        "why",
         "purpose",
         "mean",
         "means",
@@ -237,7 +236,6 @@ STOPWORDS = frozenset(
         "use",
         "used",
         "using",
-        "do",
     ]
 )
 

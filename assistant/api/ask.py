@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.api.errors import ApiError, error_body
 from assistant.api.schemas import AnswerResponse, AskRequest
-from assistant.api.state import get_state
+from assistant.api.state import RETRY_AFTER_S, get_state
 from assistant.assistant import QuestionError, validate_history, validate_question
 from assistant.pipeline import Final, Token
 
@@ -39,7 +39,7 @@ def model_failure(exc: Exception) -> ApiError:
     from index.store import StoreError
 
     if isinstance(exc, ModelError | StoreError):
-        return ApiError(503, str(exc), headers={"Retry-After": "5"})
+        return ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)})
     return None
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 
 from assistant.api.errors import ApiError
 from assistant.api.schemas import ErrorResponse, Status
-from assistant.api.state import get_state
+from assistant.api.state import RETRY_AFTER_S, get_state
 
 router = APIRouter(tags=["health"])
 
@@ -29,7 +29,9 @@ async def readyz(request: Request) -> dict:
     try:
         count = await anyio.to_thread.run_sync(state.assistant.documents.sentence_count)
     except Exception as exc:
-        raise ApiError(503, f"not ready: the index cannot be read: {exc}", headers={"Retry-After": "5"}) from exc
+        raise ApiError(
+            503, f"not ready: the index cannot be read: {exc}", headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from exc
     if count == 0:
-        raise ApiError(503, "not ready: nothing is indexed", headers={"Retry-After": "5"})
+        raise ApiError(503, "not ready: nothing is indexed", headers={"Retry-After": str(RETRY_AFTER_S)})
     return {"status": "ready", "detail": f"{count} sentences indexed"}

@@ -87,11 +87,6 @@ def is_gold(passage: dict, item: QuestionItem, read_source) -> bool:
     return bool(overlaps_gold(passage, item.gold_quotes, read_source))
 
 
-def citation_hit(citations: list[dict], gold_quotes: list[str], read_source: Callable[[str], str | None]) -> bool:
-    """Whether any cited span overlaps any gold quote's span in the same source file."""
-    return any(overlaps_gold(c, gold_quotes, read_source) for c in citations)
-
-
 def quote_verified(citation: dict, read_source: Callable[[str], str | None]) -> bool:
     text = read_source(citation["source"])
     return text is not None and text[citation["start"] : citation["end"]] == citation["quote"]

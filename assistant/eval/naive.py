@@ -20,15 +20,12 @@ NAIVE_SUFFIX = "__naive"
 
 
 class NaivePipeline:
-    name = "naive"
-
     def __init__(self, settings: Settings, store, embeddings, chat_model):
         self.settings = settings
         self.store = store
         self.embeddings = embeddings
         self.chat_model = chat_model
         self._vectors = None
-        self._texts: dict[str, str] = {}
 
     def build(self) -> None:
         """(Re)build the baseline's own collection from the documents in the main index."""
