@@ -131,7 +131,7 @@ class LocalGGUFChat(BaseChatModel):
             params.slot_prompt_similarity = 0.0
             params.verbosity = -1
             params.endpoint_metrics = True  # llama.cpp counts the tokens it generates (`tokens_generated`)
-            with _quiet_stderr():
+            with quiet_stderr():
                 self._server = xllamacpp.Server(params)
         return self._server
 
@@ -201,7 +201,7 @@ class LocalGGUFChat(BaseChatModel):
             closed.set()
 
 
-class _quiet_stderr:
+class quiet_stderr:
     """llama.cpp prints its model-loading log to file descriptor 2; keep the CLI's output readable."""
 
     def __enter__(self):

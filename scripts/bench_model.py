@@ -25,7 +25,7 @@ def main() -> None:
 
     import xllamacpp
 
-    from assistant.llm import _quiet_stderr, bundled_gguf_path
+    from assistant.llm import bundled_gguf_path, quiet_stderr
 
     params = xllamacpp.CommonParams()
     params.model.path = str(bundled_gguf_path())
@@ -33,7 +33,7 @@ def main() -> None:
     params.n_parallel = 1
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = args.threads
     params.verbosity = -1
-    with _quiet_stderr():
+    with quiet_stderr():
         server = xllamacpp.Server(params)
     brief = (ROOT / "seeds" / "us-mali-reengagement-brief.txt").read_text(encoding="utf-8")
     read, written = [], []
