@@ -140,8 +140,10 @@ def index_paths(
         items = [(str(path.resolve()), display_path(path), path) for path in todo]
         write_documents(items, store, settings, report, known, progress)
 
-    def under_root(key: str) -> bool:
-        return any(Path(key) == root or Path(key).is_relative_to(root) for root in roots)
+    prefixes = [(str(root), str(root).rstrip(os.sep) + os.sep) for root in roots]
+
+    def under_root(key: str) -> bool:  # string tests: called for every chunk when leftovers are looked for
+        return any(key == root or key.startswith(inside) for root, inside in prefixes)
 
     for key, entry in known.items():
         if under_root(key) and key not in seen and not os.path.exists(key):
