@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import numpy as np
+
 from assistant.config import Settings
 from assistant.models import Chunk
 
@@ -201,7 +203,7 @@ class ChunkStore:
         self.local_changes += 1
 
     # Chunks -------------------------------------------------------------------------------------------
-    def add_chunks(self, chunks: list[Chunk], path: str, vectors: list[list[float]]) -> None:
+    def add_chunks(self, chunks: list[Chunk], path: str, vectors: np.ndarray | list[list[float]]) -> None:
         if not chunks:
             return
         metadatas = [
