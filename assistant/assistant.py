@@ -6,68 +6,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import numpy as np
-
-from assistant.answerability import Coverage, features
 from assistant.answers import Answer, Citation, Evidence, Timings, Turn
+from assistant.conversation import is_follow_up, referent
 from assistant.grounding import (
     adds_information,
-    allowed_uncovered,
     best_extract,
     completeness,
-    covered,
     is_non_answer,
-    sentence_coverage,
     verify_answer,
 )
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
-from assistant.spans import confident_short_answer, missing_kind, short_answer
-from assistant.text import content_terms, content_words, words
+from assistant.refusal import RefusalDecision
+from assistant.spans import confident_short_answer, short_answer
+from assistant.text import content_terms
 from kernel.settings import Settings, load_settings
-
-FOLLOW_UP_WORDS = frozenset(
-    [
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "theirs",
-        "this",
-        "that",
-        "these",
-        "those",
-        "he",
-        "him",
-        "his",
-        "she",
-        "her",
-        "there",
-        "such",
-        "former",
-        "latter",
-    ]
-)
-
-
-@dataclass
-class Decision:
-    """What retrieval decided before any text is written: `reason` is None unless the question is refused."""
-
-    ranked: list[Evidence]
-    evidence: list[Evidence]
-    reason: str | None
-    confidence: float  # P(the candidates answer the question), from the answerability model
-    features: dict[str, float]  # what the model saw
-
-    @property
-    def refused(self) -> bool:
-        return self.reason is not None
-
 
 # A conservative characters-per-token figure for fitting a prompt to the model's context (English prose runs
 # at ~4 for the bundled model's tokenizer; digits and other scripts at fewer).
@@ -111,24 +66,6 @@ def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) 
     return turns
 
 
-def is_follow_up(question: str) -> bool:
-    """A question that leans on the one before: it points back ('them', 'that country') or says too little
-    on its own ('In which sector in particular?')."""
-    return bool(set(words(question)) & FOLLOW_UP_WORDS) or len(content_terms(question)) <= 2
-
-
-def referent(history: list[Turn]) -> str:
-    """What a follow-up is about: the previous question, and the one before it too when the previous one
-    was itself a follow-up ('Why does the U.S. care about them?' after a question on minerals)."""
-    earlier = [t.content for t in history if t.role == "user"]
-    taken: list[str] = []
-    for turn in reversed(earlier):
-        taken.insert(0, turn)
-        if not is_follow_up(turn):
-            break
-    return " ".join(taken)
-
-
 def retrieval_queries(question: str, history: list[Turn]) -> list[str]:
     """A follow-up ('why does the U.S. care about them?') is searched both alone and together with what the
     conversation is about, so that what 'them' refers to can be found."""
@@ -155,7 +92,7 @@ class Assistant:
         self._embeddings = None
         self._retriever = None
         self._documents = None
-        self._word_vectors: dict[str, np.ndarray] = {}
+        self._refusal_decision = None
         self._init_lock = threading.Lock()
 
     # Components, loaded on first use -----------------------------------------------------------------
@@ -191,6 +128,15 @@ class Assistant:
 
             self._chat_model = make_chat_model(self.settings.model)
         return self._chat_model
+
+    @property
+    def refusal(self) -> RefusalDecision:
+        """The refusal decision, which also orders the candidates an answer is built from."""
+        if self._refusal_decision is None:
+            self._refusal_decision = RefusalDecision(
+                self.settings.grounding, self.settings.retrieval.evidence_k, self.embeddings, self.retriever.previous
+            )
+        return self._refusal_decision
 
     @property
     def retriever(self):
@@ -235,7 +181,9 @@ class Assistant:
         candidates = self.retriever.retrieve(
             retrieval_queries(question, turns), k=max(k, self.settings.retrieval.coverage_k)
         )
-        head = [c.evidence for c in self.coverage(question, turns, candidates[: self.settings.retrieval.coverage_k])]
+        head = [
+            c.evidence for c in self.refusal.coverage(question, turns, candidates[: self.settings.retrieval.coverage_k])
+        ]
         return (head + candidates[self.settings.retrieval.coverage_k :])[:k]
 
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
@@ -253,7 +201,7 @@ class Assistant:
         question = validate_question(question, self.settings)
         turns = validate_history(history, self.settings)
         candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.retrieval.coverage_k)
-        decision = self.decide(question, turns, candidates)
+        decision = self.refusal.decide(question, turns, candidates)
         ranked, evidence = decision.ranked, decision.evidence
         retrieved_at = time.perf_counter()
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
@@ -282,101 +230,6 @@ class Assistant:
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         yield Final(answer)
-
-    def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
-        """Everything about a question that needs no model text: the candidates in coverage order, the
-        sentences the answer rests on, the answerability model's confidence, and whether to refuse: when the
-        evidence lacks the question's words or the kind of answer asked for, or the model's confidence is
-        below its threshold (assistant/answerability.py). `brief eval --tune` and scripts/squad_ceiling.py
-        score refusals (and short answers) from it without generating."""
-        if not candidates:
-            return Decision([], [], ": nothing has been indexed that relates to it", 0.0, {})
-        ranked, evidence, values = self.assess(question, turns, candidates)
-        # A question for a date or a number is not answered by sentences that hold none, whatever else they share.
-        kind = missing_kind(question, [e.chunk.text for e in evidence])
-        confidence = 0.0 if kind else round(self.answerability.probability(values), 4)
-        threshold = self.settings.grounding.refusal_threshold
-        asked = content_words(question, split_hyphens=False)
-        reason = None
-        if max(e.score for e in candidates) < self.settings.grounding.min_relevance:
-            reason = ""
-        elif len(ranked[0].missing) > allowed_uncovered(len(asked), self.settings.grounding.uncovered_share):
-            reason = f" (nothing on: {', '.join(ranked[0].missing)})"
-        elif kind:
-            reason = f" (the closest passages hold no {kind})"
-        elif not values["follow_up"] and confidence < (
-            self.answerability.threshold if threshold is None else threshold
-        ):  # the model learned from standalone questions: a follow-up is left to the rules above
-            reason = " (the closest passages do not seem to answer it)"
-        return Decision([c.evidence for c in ranked], evidence, reason, confidence, values)
-
-    def assess(
-        self, question: str, turns: list[Turn], candidates: list[Evidence]
-    ) -> tuple[list[Coverage], list[Evidence], dict[str, float]]:
-        """The candidates in coverage order, the evidence an answer would quote, and the answerability
-        model's inputs (what scripts/train_answerability.py learns from). `candidates` must not be empty."""
-        ranked = self.coverage(question, turns, candidates)
-        # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
-        top = [c.evidence.chunk.text for c in ranked[: self.settings.retrieval.evidence_k]]
-        evidence = [ranked[i].evidence for i in best_extract(content_terms(question), top)]
-        # A follow-up is judged as the question it stands for: what the conversation is about, then it.
-        about = referent(turns) if is_follow_up(question) else ""
-        resolved = f"{about} {question}" if about else question
-        return ranked, evidence, features(resolved, ranked, evidence, bool(about))
-
-    @property
-    def answerability(self):
-        from assistant.answerability import load_model
-
-        return load_model()
-
-    def coverage(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> list[Coverage]:
-        """The candidates, those containing the most of the question's words first (ties keep the retrieval
-        order), each with the question words it lacks. A sentence's words include its section, the sentence
-        before it ("This move ...", "The country ..." continue it) and, for a follow-up, the previous
-        question."""
-        from index.pipeline import embedding_text
-
-        asked = content_words(question, split_hyphens=False)
-        context = content_words(referent(turns))
-        similar = self.similarity(list(asked.values()), candidates)
-        found = []
-        for position, e in enumerate(candidates):
-            previous = self.retriever.previous(e.chunk)
-            vocabulary = content_words(embedding_text(e.chunk)) | context
-            if previous is not None:
-                vocabulary |= content_words(previous.text)
-            found.append(Coverage(e, position, vocabulary, sentence_coverage(asked, vocabulary, similar)))
-        # Among sentences that cover the question equally, those holding its words themselves (not in the
-        # sentence before, not as words close in meaning) come first, then, for a follow-up, those naming more
-        # of the earlier questions' words.
-        return sorted(
-            found,
-            key=lambda c: (
-                len(c.missing),
-                len(sentence_coverage(asked, content_words(c.evidence.chunk.text))),
-                -sum(covered(t, list(content_words(c.evidence.chunk.text))) for t in context),
-                c.position,
-            ),
-        )
-
-    def similarity(self, question_words: list[str], candidates: list[Evidence]):
-        """A predicate: is this question word close in meaning to that evidence word (word-embedding cosine
-        at least `term_match`)?"""
-        from index.pipeline import embedding_text
-
-        vocabulary = {w for e in candidates for w in content_words(embedding_text(e.chunk)).values()}
-        new = [w for w in {*question_words, *vocabulary} if w not in self._word_vectors]
-        if new:
-            for w, v in zip(new, self.embeddings.embed_documents(new), strict=True):
-                self._word_vectors[w] = np.asarray(v)
-        threshold = self.settings.grounding.term_match
-
-        def similar(a: str, b: str) -> bool:
-            va, vb = self._word_vectors.get(a), self._word_vectors.get(b)
-            return va is not None and vb is not None and float(va @ vb) >= threshold
-
-        return similar
 
     def prompt(self, question: str, turns: list[Turn], sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part

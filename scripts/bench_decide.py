@@ -1,4 +1,4 @@
-"""What the refusal decision costs per question: `Assistant.decide` (coverage, features, the answerability
+"""What the refusal decision costs per question: `RefusalDecision.decide` (coverage, features, the answerability
 model) timed apart from retrieval, over a question set and an index of seeds/ (or --data-dir, already indexed),
 warm: each question is decided once before the timed rounds. Prints medians and p95s in milliseconds.
 
@@ -40,14 +40,16 @@ def main() -> None:
         turns = normalise_history([{"role": "user", "content": h} for h in item.history])
         prepared.append((item.question, turns, retrieval_queries(item.question, turns)))
     for question, turns, queries in prepared:  # warm: embedder, word vectors, the model file
-        assistant.decide(question, turns, assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k))
+        assistant.refusal.decide(
+            question, turns, assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k)
+        )
     retrieve_ms, decide_ms = [], []
     for _ in range(args.rounds):
         for question, turns, queries in prepared:
             started = time.perf_counter()
             candidates = assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k)
             retrieved = time.perf_counter()
-            assistant.decide(question, turns, candidates)
+            assistant.refusal.decide(question, turns, candidates)
             decide_ms.append(1000 * (time.perf_counter() - retrieved))
             retrieve_ms.append(1000 * (retrieved - started))
     for name, values in [("retrieve", retrieve_ms), ("decide", decide_ms)]:

@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     rows = []
     for item in tqdm(items, desc="deciding", unit="question"):
         candidates = assistant.retriever.retrieve(retrieval_queries(item.question, []), k=settings.retrieval.coverage_k)
-        decision = assistant.decide(item.question, [], candidates)
+        decision = assistant.refusal.decide(item.question, [], candidates)
         rows.append(
             {
                 "article": item.gold_sources[0].split("/")[1],

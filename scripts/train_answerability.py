@@ -3,12 +3,12 @@ package (assistant/data/answerability.joblib).
 
 Data: benchmarks/squad2-dev-train-articles.json (25 SQuAD 2.0 dev articles, CC BY-SA 4.0; never the
 Normans/Rhine test file). Its paragraphs are indexed like any SQuAD file (`brief eval --squad`), every question
-goes through the real retrieval and `Assistant.assess` (the signals `ask` decides from), and a classifier learns
+goes through the real retrieval and `RefusalDecision.assess` (the signals `ask` decides from), and a classifier learns
 answerable (1) against unanswerable (0). Each answerable question is also taken once more with its gold
 paragraph's sentences removed from the candidates, as unanswerable: the case of a collection that simply lacks
 the answer, which SQuAD's unanswerable questions (all written beside a paragraph on their topic) never show. Articles are split, by a hash of their title, into a training part and
 a held-out part that is only reported on. Both logistic regression and gradient boosting are fitted on the
-training part; the one with the lower held-out log-loss is kept. `Assistant.decide` refuses a question its
+training part; the one with the lower held-out log-loss is kept. `RefusalDecision.decide` refuses a question its
 coverage rules let through when the model's confidence is below the threshold: the confidence below which a
 tenth of the training part's answerable questions fall (the veto may cost that share of answerable questions).
 The held-out figures give the SQuAD F1 of the pipeline's short answers under the model alone, the coverage rules
@@ -107,7 +107,7 @@ def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s:
             if time.monotonic() - started > budget_s:
                 return False
             found = candidates[item.id]
-            ranked, evidence, values = assistant.assess(item.question, [], found)
+            ranked, evidence, values = assistant.refusal.assess(item.question, [], found)
             prediction = short_answer(item.question, evidence[0].chunk.text) if evidence else ""
             gold = item.gold_sources[0]
             row = {
@@ -141,7 +141,7 @@ def featurise_without_gold(assistant, items, candidates_path: Path, path: Path, 
             found = [e for e in candidates[item.id] if e.chunk.source != item.gold_sources[0]]
             if not found:
                 continue
-            _, _, values = assistant.assess(item.question, [], found)
+            _, _, values = assistant.refusal.assess(item.question, [], found)
             row = {
                 "id": f"{item.id}/without-gold",
                 "article": item.gold_sources[0].split("/")[1],
@@ -176,7 +176,7 @@ def squad_f1(probabilities, rows, threshold: float) -> dict:
 
 
 def gate_answers(values: dict[str, float]) -> bool:
-    """Whether `Assistant.decide`'s coverage rules (default settings) let the question through to the model."""
+    """Whether `RefusalDecision.decide`'s coverage rules (default settings) let the question through to the model."""
     from assistant.grounding import allowed_uncovered
     from kernel.settings import Settings
 

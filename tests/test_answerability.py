@@ -38,8 +38,8 @@ def test_decide_gives_the_confidence_and_the_model_vetoes_below_the_threshold(as
     candidates = assistant.retriever.retrieve(
         retrieval_queries(question, []), k=assistant.settings.retrieval.coverage_k
     )
-    decision = assistant.decide(question, [], candidates)
-    assert not decision.refused and decision.confidence >= assistant.answerability.threshold
+    decision = assistant.refusal.decide(question, [], candidates)
+    assert not decision.refused and decision.confidence >= assistant.refusal.answerability.threshold
     from assistant.answerability import FEATURES
 
     assert list(decision.features) == list(FEATURES)

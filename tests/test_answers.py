@@ -88,7 +88,7 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
 
 
 def test_tuning_counts_the_refusals_ask_makes(tmp_path):
-    """`brief eval --tune` scores refusals from `Assistant.decide`, the decision `ask` acts on: a question for a
+    """`brief eval --tune` scores refusals from `RefusalDecision.decide`, the decision `ask` acts on: a question for a
     date that the one relevant sentence does not hold is refused by both, and counted refused."""
     from assistant import Assistant, load_settings
     from assistant.assistant import retrieval_queries
@@ -104,7 +104,7 @@ def test_tuning_counts_the_refusals_ask_makes(tmp_path):
     answer = assistant.ask(when)
     assert answer.refused and "date" in answer.answer
     candidates = assistant.retriever.retrieve(retrieval_queries(when, []), k=settings.retrieval.coverage_k)
-    assert assistant.decide(when, [], candidates).refused
+    assert assistant.refusal.decide(when, [], candidates).refused
     item = QuestionItem(id="when", question=when, answerable=False)
     assert refusal_rates(assistant, [(item, [], candidates)])["unanswerable_refused"] == 1.0
 

@@ -182,7 +182,7 @@ def split(items: list[QuestionItem]) -> tuple[list[QuestionItem], list[QuestionI
 def refusal_rates(assistant, cached: list[tuple[QuestionItem, list, list]]) -> dict:
     answered_ok = refused_ok = n_ans = n_unans = 0
     for item, turns, candidates in cached:
-        refused = assistant.decide(item.question, turns, candidates).refused
+        refused = assistant.refusal.decide(item.question, turns, candidates).refused
         if item.answerable:
             n_ans += 1
             answered_ok += not refused
