@@ -142,9 +142,9 @@ class Assistant:
     def retriever(self):
         with self._init_lock:
             if self._retriever is None:
-                from assistant.retrieval import HybridRetriever
+                from assistant.retrieval import make_retriever
 
-                self._retriever = HybridRetriever(self.settings, self.store, self.embeddings)
+                self._retriever = make_retriever(self.settings, self.store, self.embeddings)
         return self._retriever
 
     def warm_up(self) -> None:

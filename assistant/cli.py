@@ -20,7 +20,7 @@ def fail(message: str, code: int = 1) -> int:
 
 def cmd_index(args, settings) -> int:
     from assistant.document_service import DocumentService
-    from assistant.retrieval import HybridRetriever
+    from assistant.retrieval import make_retriever
     from index.pipeline import index_paths, open_store
 
     paths = args.paths or [DEFAULT_SEEDS]
@@ -31,7 +31,7 @@ def cmd_index(args, settings) -> int:
     report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
     # The lexical index is a cache of the store, synced before a search; syncing now spares the first question
     # the fetch of every new document.
-    HybridRetriever(settings, store, embeddings=None).sync()
+    make_retriever(settings, store, embeddings=None).sync()
     for warning in report.warnings:
         print(f"brief: warning: {warning}", file=sys.stderr)
     for error in report.errors:

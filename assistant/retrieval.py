@@ -20,7 +20,7 @@ import numpy as np
 from assistant.answers import Evidence
 from assistant.grounding import rrf_fuse
 from assistant.lexical import IndexedDocument, LexicalIndex
-from kernel.settings import Settings
+from kernel.settings import RetrievalSettings, Settings, StoreSettings
 from kernel.types import Chunk
 
 # How old the manifest read before a search may be. Reading it costs tens of milliseconds with 1,500 documents;
@@ -29,19 +29,23 @@ from kernel.types import Chunk
 MANIFEST_MAX_AGE_S = 1.0
 
 
-def lexical_index_path(settings: Settings) -> Path:
+def lexical_index_path(store: StoreSettings) -> Path:
     """One cache file per collection (a SQuAD evaluation indexes into a collection of its own)."""
-    return (
-        settings.store.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", settings.store.collection) + ".sqlite3")
-    )
+    return store.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", store.collection) + ".sqlite3")
+
+
+def make_retriever(settings: Settings, store, embeddings) -> HybridRetriever:
+    """The retriever over `store`, given only its part of the settings, with the lexical cache of the store's
+    collection."""
+    return HybridRetriever(settings.retrieval, store, embeddings, LexicalIndex(lexical_index_path(settings.store)))
 
 
 class HybridRetriever:
-    def __init__(self, settings: Settings, store, embeddings, lexical: LexicalIndex | None = None):
-        self.settings = settings
+    def __init__(self, retrieval: RetrievalSettings, store, embeddings, lexical: LexicalIndex):
+        self.retrieval = retrieval
         self.store = store
         self.embeddings = embeddings
-        self.lexical = lexical or LexicalIndex(lexical_index_path(settings))
+        self.lexical = lexical
         self._held = self.lexical.versions()
         self._sync_lock = threading.Lock()
         self._manifest_lock = threading.Lock()
@@ -100,8 +104,8 @@ class HybridRetriever:
         the dense cosine similarity to the first query."""
         from index.pipeline import embedding_text
 
-        s = self.settings
-        k = k or s.retrieval.evidence_k
+        s = self.retrieval
+        k = k or s.evidence_k
         queries = [queries] if isinstance(queries, str) else queries
         manifest = self.manifest()
         self.sync(manifest)
@@ -116,15 +120,15 @@ class HybridRetriever:
         dense_rank: dict[str, int] = {}
         lexical_rank: dict[str, int] = {}
         for n, (query, vector) in enumerate(zip(queries, vectors, strict=True)):
-            dense = self.store.query(vector, s.retrieval.dense_k, manifest)
-            lexical = self.lexical.search(query, s.retrieval.lexical_k)
+            dense = self.store.query(vector, s.dense_k, manifest)
+            lexical = self.lexical.search(query, s.lexical_k)
             found |= {c.id: c for c, _ in dense} | {c.id: c for c, _ in lexical}
             rankings += [[c.id for c, _ in dense], [c.id for c, _ in lexical]]
             if n == 0:
                 dense_score = {c.id: score for c, score in dense}
                 dense_rank = {c.id: r for r, (c, _) in enumerate(dense, start=1)}
                 lexical_rank = {c.id: r for r, (c, _) in enumerate(lexical, start=1)}
-        fused = rrf_fuse(rankings, s.retrieval.rrf_k)[:k]
+        fused = rrf_fuse(rankings, s.rrf_k)[:k]
         missing = [cid for cid, _ in fused if cid not in dense_score]
         if missing:
             texts = [embedding_text(found[cid]) for cid in missing]

@@ -126,7 +126,7 @@ def test_index_leaves_the_lexical_cache_in_sync_with_the_store(tmp_path):
     (tmp_path / "docs" / BRIEF.name).write_text(BRIEF.read_text())
     result = run_brief("index", "docs", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    held = LexicalIndex(lexical_index_path(load_settings(data_dir=str(tmp_path / ".brief")))).versions()
+    held = LexicalIndex(lexical_index_path(load_settings(data_dir=str(tmp_path / ".brief")).store)).versions()
     assert list(held) == [str((tmp_path / "docs" / BRIEF.name).resolve())]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import load_settings
 from assistant.lexical import IndexedDocument, LexicalIndex
-from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, lexical_index_path
+from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, lexical_index_path, make_retriever
 from index.pipeline import index_paths, open_store
 from kernel.embedder import load_embeddings
 from kernel.types import Chunk
@@ -58,7 +58,7 @@ def workspace(tmp_path_factory):
 
 def retriever_for(settings) -> tuple[HybridRetriever, CountingStore]:
     store = CountingStore(open_store(settings))
-    return HybridRetriever(settings, store, load_embeddings(settings.model.embedding_model)), store
+    return make_retriever(settings, store, load_embeddings(settings.model.embedding_model)), store
 
 
 def test_lexical_search_finds_an_exact_rare_term_that_dense_search_misses(workspace):
@@ -109,7 +109,7 @@ def test_a_damaged_or_stale_cache_file_is_synced_again(workspace, tmp_path, dama
     shutil.copytree(
         Path(workspace[0].store.data_dir), settings.store.data_dir, ignore=shutil.ignore_patterns("lexical")
     )
-    cache = lexical_index_path(settings)
+    cache = lexical_index_path(settings.store)
     if damage == "stale":  # a cache holding only the brief, from before codes.txt was added
         stale = LexicalIndex(cache)
         brief = open_store(settings).committed_document(str((docs / "brief.txt").resolve()))
