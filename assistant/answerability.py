@@ -20,7 +20,8 @@ import numpy as np
 
 from assistant.answers import Evidence
 from assistant.grounding import covered, sentence_coverage
-from assistant.spans import answer_type, best_span, missing_kind
+from assistant.reader import load_reader
+from assistant.spans import answer_type, missing_kind
 from assistant.text import STOPWORDS, content_terms, content_words, stem, words
 
 MODEL_FILE = "answerability.joblib"
@@ -86,6 +87,7 @@ def features(
     numbers_missing = [x for x in numbers if x not in sentence]
     new_words = [t for t in content_terms(sentence) if not covered(t, list(asked))]
     kind = answer_type(question)
+    span = load_reader().best(question, evidence[0].chunk.text) if evidence else None
     first_wh = next((w for w in words(question) if w in WH_WORDS), "")
     out = {
         "question_words": float(len(asked)),
@@ -106,7 +108,8 @@ def features(
         "names": float(len(names)),
         "names_missing": float(len(names_missing)),
         "numbers_missing": float(len(numbers_missing)),
-        "answer_kind_fit": best_span(question, evidence[0].chunk.text)[1] if evidence else 0.0,
+        "answer_kind_fit": span.kind_fit if span else 0.0,
+        "reader_confidence": span.probability if span else 0.0,
         "answer_kind_absent": float(missing_kind(question, [e.chunk.text for e in evidence]) is not None),
         "sentence_new_words": math.log1p(len(new_words)),
         "sentence_tokens": math.log1p(len(words(sentence))),
@@ -141,6 +144,7 @@ FEATURES = (
     "names_missing",
     "numbers_missing",
     "answer_kind_fit",
+    "reader_confidence",
     "answer_kind_absent",
     "sentence_new_words",
     "sentence_tokens",

@@ -19,8 +19,8 @@ from assistant.grounding import (
 )
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
+from assistant.reader import confident_short_answer, short_answer
 from assistant.refusal import RefusalDecision
-from assistant.spans import confident_short_answer, short_answer
 from assistant.text import content_terms
 from kernel.settings import Settings, load_settings
 

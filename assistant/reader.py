@@ -17,7 +17,7 @@ from importlib import resources
 
 import numpy as np
 
-from assistant.spans import _BREAKS, _TOKEN, _is_asked, _is_date, _is_number, _kind_score, answer_type
+from assistant.spans import BREAKS, TOKEN, answer_type, is_asked, is_date, is_number, kind_score
 from assistant.text import STOPWORDS, stem
 
 MODEL_FILE = "reader.joblib"
@@ -55,6 +55,9 @@ BEFORE = (
     "after",
 )
 AFTER = ("and", "of", "in", "was", "is", "who", "which", "that", "to", "for", "on", "by", "were", "are", "has")
+JOINERS = frozenset(
+    ["of", "the", "de", "du", "la", "le", "von", "van", "der", "den", "al", "bin", "da", "di", "y", "&"]
+)
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b")
 _CURRENCY = re.compile(r"^[~$£€]")
 
@@ -77,18 +80,29 @@ def _question_view(question: str) -> tuple[list[str], str, str]:
 def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple[int, int]], np.ndarray]:
     """The sentence's tokens, the candidate stretches (first, last token) and their features (one row each)."""
     stems, kind, wh = _question_view(question)
-    matches = list(_TOKEN.finditer(sentence))
+    matches = list(TOKEN.finditer(sentence))
     tokens = [m.group() for m in matches]
     n = len(tokens)
     lower = [t.lower() for t in tokens]
-    asked = [_is_asked(t, stems) for t in tokens]
+    asked = [is_asked(t, stems) for t in tokens]
     stop = [t in STOPWORDS for t in lower]
     punct = [not re.match(r"[\w~$£€]", t) for t in tokens]
-    breaks = [t in _BREAKS or t == "." for t in tokens]
-    number = [_is_number(t) for t in tokens]
-    date = [_is_date(t) for t in tokens]
+    breaks = [t in BREAKS or t == "." for t in tokens]
+    number = [is_number(t) for t in tokens]
+    date = [is_date(t) for t in tokens]
     capital = [t[:1].isupper() for t in tokens]
     asked_at = [i for i, a in enumerate(asked) if a]
+    # Where the question's first and last words found in the sentence sit: "Who defeated Olaf?" is answered
+    # just before "defeated", "Olaf defeated whom?" just after.
+    found_in_order = [next((k for k in range(n) if is_asked(tokens[k], [s])), None) for s in stems]
+    found_in_order = [k for k in found_in_order if k is not None]
+    anchors = (found_in_order[0], found_in_order[-1]) if found_in_order else (None, None)
+    # Runs of capitalised words joined by "of", "van", ...: a name is a whole run, not a piece of one.
+    run = [0] * n
+    for k in range(n):
+        joined = k > 0 and lower[k] in JOINERS and capital[k - 1] and k + 1 < n and capital[k + 1]
+        if capital[k] or joined:
+            run[k] = run[k - 1] if k > 0 and run[k - 1] else k + 1
     kind_row = [float(kind == k) for k in KINDS]
     wh_row = [float(wh == w) for w in WH_WORDS]
     spans, rows = [], []
@@ -122,7 +136,7 @@ def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple
                 float(any(_CURRENCY.match(t) for t in words)),
                 sum(stop[k] for k in inside) / length,
                 n_asked / length,
-                _kind_score(words, kind),
+                kind_score(words, kind),
                 float(min(left, default=30)),
                 float(min(right, default=30)),
                 float(len(asked_at)),
@@ -134,6 +148,17 @@ def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple
                 float(i > 0 and capital[i - 1] and not breaks[i - 1]),
                 float(j + 1 < n and capital[j + 1]),
                 i / max(1, n),
+                float(
+                    bool(run[i])
+                    and run[i] == run[j]
+                    and (i == 0 or run[i - 1] != run[i])
+                    and (j + 1 >= n or run[j + 1] != run[j])
+                ),
+                float(bool(run[i]) and ((i > 0 and run[i - 1] == run[i]) or (j + 1 < n and run[j + 1] == run[j]))),
+                *[_signed(i, j, a) for a in anchors],
+                float(sum(not (stop[k] or capital[k] or number[k] or punct[k]) for k in inside)),
+                float(any(lower[k] in ("and", "or") for k in inside)),
+                float(number[j] and j + 1 < n and lower[j + 1].isalpha() and not stop[j + 1] and not capital[j + 1]),
                 *[float(before == w) for w in BEFORE],
                 *[float(after == w) for w in AFTER],
                 *kind_row,
@@ -141,14 +166,30 @@ def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple
             ]
             spans.append((i, j))
             rows.append(row)
-    return matches, spans, np.array(rows, dtype=float).reshape(len(rows), -1)
+    return matches, spans, np.array(rows, dtype=float) if rows else np.empty((0, 0))
+
+
+def _signed(first: int, last: int, anchor: int | None) -> float:
+    """Tokens from the stretch to `anchor`: negative when the stretch ends before it, positive after."""
+    if anchor is None:
+        return 30.0
+    if last < anchor:
+        return float(max(-20, last - anchor))
+    if first > anchor:
+        return float(min(20, first - anchor))
+    return 0.0
+
+
+@functools.cache
+def _feature_count() -> int:
+    return candidates("Who is it?", "Alpha beta.")[2].shape[1]
 
 
 class Reader:
     """The trained span classifier (package data), with the provenance of its training."""
 
     def __init__(self, bundle: dict):
-        if bundle.get("max_tokens") != MAX_TOKENS:
+        if bundle.get("max_tokens") != MAX_TOKENS or bundle["model"].n_features_in_ != _feature_count():
             raise ValueError("the reader was trained on other candidates; run scripts/train_reader.py")
         self.model = bundle["model"]
         self.provenance = bundle.get("provenance", {})
@@ -163,7 +204,7 @@ class Reader:
         first, last = spans[k]
         text = sentence[matches[first].start() : matches[last].end()].strip()
         words = [m.group() for m in matches[first : last + 1]]
-        return Span(text, float(p[k]), _kind_score(words, answer_type(question)))
+        return Span(text, float(p[k]), kind_score(words, answer_type(question)))
 
 
 @functools.cache
@@ -172,3 +213,18 @@ def load_reader() -> Reader:
 
     with resources.as_file(resources.files("assistant") / "data" / MODEL_FILE) as path:
         return Reader(joblib.load(path))
+
+
+def short_answer(question: str, sentence: str) -> str:
+    """The reader's answering stretch of `sentence`, or the whole sentence when it has none."""
+    span = load_reader().best(question, sentence)
+    return span.text if span else sentence.strip()
+
+
+def confident_short_answer(question: str, sentence: str) -> str | None:
+    """The short answer when it can stand alone: the question asks for a person, place, name, date or number
+    and the reader's stretch is of that kind and says less than the whole sentence; None otherwise."""
+    if answer_type(question) == "any":
+        return None
+    span = load_reader().best(question, sentence)
+    return span.text if span and span.kind_fit >= 1.0 and span.text != sentence.strip() else None

@@ -76,7 +76,7 @@ def needed_point(rows: list[dict]) -> dict:
 def main(argv=None) -> int:
     from assistant.assistant import Assistant, retrieval_queries
     from assistant.eval.workbench import WorkbenchError, squad_items
-    from assistant.spans import short_answer
+    from assistant.reader import short_answer
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=Path("benchmarks/squad2-dev-normans-rhine.json"))
