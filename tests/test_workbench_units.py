@@ -1,9 +1,11 @@
 """Pure parts of the evaluation workbench: SQuAD rules, spans, metrics, reports, diff, gate, tuning split."""
 
+import pytest
+
 from assistant.eval.evaluation import QuestionItem, compare, score_item, summarise
 from assistant.eval.reports import diff_reports, render_html, render_markdown
 from assistant.eval.squad import exact_match, normalize_answer, sample, score_squad, token_f1
-from assistant.eval.workbench import gate, split, write_toml_values
+from assistant.eval.workbench import WorkbenchError, gate, split, write_toml_values
 from assistant.spans import missing_kind
 from kernel.settings import GroundingSettings
 
@@ -94,10 +96,12 @@ def test_reports_escape_content_and_diff_finds_flips():
 
 def test_gate_fails_below_threshold(tmp_path, capsys):
     limits = tmp_path / "gate.toml"
-    limits.write_text("[questions.min]\nanswerable_correct = 0.9\n[questions.max]\nlatency_median_s = 2.0\n")
-    assert gate({"answerable_correct": 0.95, "latency_median_s": 1.0}, limits, "questions") == 0
-    assert gate({"answerable_correct": 0.5, "latency_median_s": 1.0}, limits, "questions") == 1
+    limits.write_text("[brief.min]\nanswerable_correct = 0.9\n[brief.max]\nlatency_median_s = 2.0\n")
+    assert gate({"answerable_correct": 0.95, "latency_median_s": 1.0}, limits, "brief") == 0
+    assert gate({"answerable_correct": 0.5, "latency_median_s": 1.0}, limits, "brief") == 1
     assert "answerable_correct = 0.5 < 0.9" in capsys.readouterr().out
+    with pytest.raises(WorkbenchError, match=r"no thresholds for this run: add a \[brief-paraphrases"):
+        gate({"answerable_correct": 0.95}, limits, "brief-paraphrases")
 
 
 def test_tuning_split_is_disjoint_and_stable():

@@ -142,16 +142,20 @@ def run(args, settings: Settings) -> int:
     if not complete:
         return 130
     if args.gate:
-        return gate(runs[primary]["summary"], args.gate, "squad" if args.squad else "questions")
+        return gate(runs[primary]["summary"], args.gate, "squad" if args.squad else args.questions.stem)
     return 0
 
 
 def gate(summary: dict, path: Path, section: str) -> int:
-    """Fail (exit 1) when a metric falls below its minimum (or above its maximum) in the thresholds file."""
+    """Fail (exit 1) when a metric falls below its minimum (or above its maximum) in the thresholds file's table
+    for this run: `[squad]` for a SQuAD file, else the question set's name (`[brief]` for questions/brief.jsonl)."""
     try:
-        limits = tomllib.loads(path.read_text(encoding="utf-8")).get(section, {})
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise WorkbenchError(f"{path}: cannot read thresholds: {exc}") from exc
+    if section not in tables:
+        raise WorkbenchError(f"{path} has no thresholds for this run: add a [{section}.min] or [{section}.max] table")
+    limits = tables[section]
     failures = []
     for key, bound in limits.get("min", {}).items():
         if summary.get(key) is None or summary[key] < bound:
