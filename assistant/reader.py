@@ -80,6 +80,9 @@ def _question_view(question: str) -> tuple[list[str], str, str]:
 def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple[int, int]], np.ndarray]:
     """The sentence's tokens, the candidate stretches (first, last token) and their features (one row each)."""
     stems, kind, wh = _question_view(question)
+    question_words = re.findall(r"\w+", question.lower())
+    said = set(question_words)
+    last_said = question_words[-1] if question_words else ""
     matches = list(TOKEN.finditer(sentence))
     tokens = [m.group() for m in matches]
     n = len(tokens)
@@ -157,6 +160,9 @@ def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple
                 float(bool(run[i]) and ((i > 0 and run[i - 1] == run[i]) or (j + 1 < n and run[j + 1] == run[j]))),
                 *[_signed(i, j, a) for a in anchors],
                 float(sum(not (stop[k] or capital[k] or number[k] or punct[k]) for k in inside)),
+                float(before in said),
+                float(after in said),
+                float(bool(before) and before == last_said),
                 float(any(lower[k] in ("and", "or") for k in inside)),
                 float(number[j] and j + 1 < n and lower[j + 1].isalpha() and not stop[j + 1] and not capital[j + 1]),
                 *[float(before == w) for w in BEFORE],
