@@ -160,6 +160,8 @@ def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple
                 float(bool(run[i]) and ((i > 0 and run[i - 1] == run[i]) or (j + 1 < n and run[j + 1] == run[j]))),
                 *[_signed(i, j, a) for a in anchors],
                 float(sum(not (stop[k] or capital[k] or number[k] or punct[k]) for k in inside)),
+                float(matches[i].start() == 0 or sentence[matches[i].start() - 1] in " \t\n(\"“'‘"),
+                float(matches[j].end() == len(sentence) or sentence[matches[j].end()] in " \t\n).,;:!?\"”'’"),
                 float(before in said),
                 float(after in said),
                 float(bool(before) and before == last_said),

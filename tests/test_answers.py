@@ -110,10 +110,10 @@ def test_tuning_counts_the_refusals_ask_makes(tmp_path):
 
 
 def test_a_question_for_a_name_is_answered_with_it_first(assistant, brief_workspace):
-    answer = assistant.ask("Whose influence in the region will the U.S. monitor?")
-    assert answer.mode == "short" and answer.short_answer == "Russia and China"
-    assert answer.answer == "Russia and China [1]." and answer.tokens_generated == 0
-    assert "especially the influence of Russia and China" in answer.citations[0].quote
+    answer = assistant.ask("Which country has Mali shifted its security partnerships towards?")
+    assert answer.mode == "short" and answer.short_answer == "Russia"
+    assert answer.answer == "Russia [1]." and answer.tokens_generated == 0
+    assert "shifted its security partnerships towards Russia" in answer.citations[0].quote
     check_citations(answer, brief_workspace)
 
 

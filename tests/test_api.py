@@ -22,7 +22,7 @@ UPLOAD_LIMIT = 256 << 10
 # (question, a word its answer must contain): each answered from a different sentence of the brief
 DISTINCT = [
     (QUESTION, "lithium"),
-    ("Whose influence in the region will the U.S. monitor?", "russia"),
+    ("Which country has Mali shifted its security partnerships towards?", "russia"),
     ("What kind of government does Mali have?", "military"),
     ("Which alliance is Mali a significant player in?", "alliance of sahel states"),
 ]

@@ -144,7 +144,7 @@ def test_uploaded_markup_is_shown_as_text_and_never_runs(page):
 
 SESSIONS = [
     ("Which critical minerals does Mali hold reserves of?", "uranium"),
-    ("Whose influence in the region will the U.S. monitor?", "russia"),
+    ("Which country has Mali shifted its security partnerships towards?", "russia"),
     ("Who announced the broader strategy to recalibrate diplomatic relations?", "bureau of african affairs"),
     ("What kind of government does Mali have?", "military"),
     ("Which alliance is Mali a significant player in?", "alliance of sahel states"),
