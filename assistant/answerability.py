@@ -20,13 +20,11 @@ import numpy as np
 
 from assistant.answers import Evidence
 from assistant.grounding import covered, sentence_coverage
-from assistant.reader import load_reader
-from assistant.spans import answer_type, missing_kind
+from assistant.reader import best_span
+from assistant.spans import KINDS, WH_WORDS, answer_type, missing_kind
 from assistant.text import STOPWORDS, content_terms, content_words, stem, words
 
 MODEL_FILE = "answerability.joblib"
-KINDS = ("number", "date", "person", "place", "name", "any")
-WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
 NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
@@ -87,7 +85,7 @@ def features(
     numbers_missing = [x for x in numbers if x not in sentence]
     new_words = [t for t in content_terms(sentence) if not covered(t, list(asked))]
     kind = answer_type(question)
-    span = load_reader().best(question, evidence[0].chunk.text) if evidence else None
+    span = best_span(question, evidence[0].chunk.text) if evidence else None
     first_wh = next((w for w in words(question) if w in WH_WORDS), "")
     out = {
         "question_words": float(len(asked)),

@@ -17,13 +17,11 @@ from importlib import resources
 
 import numpy as np
 
-from assistant.spans import BREAKS, TOKEN, answer_type, is_asked, is_date, is_number, kind_score
+from assistant.spans import BREAKS, KINDS, TOKEN, WH_WORDS, answer_type, is_asked, is_date, is_number, kind_score
 from assistant.text import STOPWORDS, stem
 
 MODEL_FILE = "reader.joblib"
 MAX_TOKENS = 10
-KINDS = ("number", "date", "person", "place", "name", "any")
-WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
 BEFORE = (
     "in",
     "at",
@@ -223,9 +221,15 @@ def load_reader() -> Reader:
         return Reader(joblib.load(path))
 
 
+@functools.lru_cache(maxsize=1024)
+def best_span(question: str, sentence: str) -> Span | None:
+    """The package reader's span, remembered: the refusal decision and the short answer ask for the same one."""
+    return load_reader().best(question, sentence)
+
+
 def short_answer(question: str, sentence: str) -> str:
     """The reader's answering stretch of `sentence`, or the whole sentence when it has none."""
-    span = load_reader().best(question, sentence)
+    span = best_span(question, sentence)
     return span.text if span else sentence.strip()
 
 
@@ -234,5 +238,5 @@ def confident_short_answer(question: str, sentence: str) -> str | None:
     and the reader's stretch is of that kind and says less than the whole sentence; None otherwise."""
     if answer_type(question) == "any":
         return None
-    span = load_reader().best(question, sentence)
+    span = best_span(question, sentence)
     return span.text if span and span.kind_fit >= 1.0 and span.text != sentence.strip() else None

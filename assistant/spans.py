@@ -55,6 +55,8 @@ _NUMBER_WORDS = set(
         "several",
     ]
 )
+KINDS = ("number", "date", "person", "place", "name", "any")  # what answer_type can say
+WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
 _WH = re.compile(r"\b(who|whom|whose|when|where|what|which|how)\b")
 _KINDS = [  # what the question's first wh-word, with the words after it, asks for
     (

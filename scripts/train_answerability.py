@@ -65,17 +65,20 @@ def paraphrased(items, path: Path = PARAPHRASES) -> list:
     """Each question of `path` (benchmarks/README.md: the training articles' questions reworded the way users
     ask) as an item of its own, with the answers and label of the question it rewords. SQuAD's questions reuse
     their paragraph's words; without these the model learns that a question in other words is unanswerable."""
-    if not path.is_file():
-        return []
     by_id = {i.id: i for i in items}
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row["id"] in by_id:
-            out.append(
-                by_id[row["id"]].model_copy(update={"id": f"{row['id']}/paraphrase", "question": row["question"]})
-            )
-    return out
+    return [
+        by_id[qid].model_copy(update={"id": f"{qid}/paraphrase", "question": question})
+        for qid, question in rewordings(path).items()
+        if qid in by_id
+    ]
+
+
+def rewordings(path: Path = PARAPHRASES) -> dict[str, str]:
+    """SQuAD question id -> its reworded question, from `path` (none when the file is absent)."""
+    if not path.is_file():
+        return {}
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return {row["id"]: row["question"] for row in rows}
 
 
 def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:

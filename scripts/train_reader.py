@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_answerability import DATA, PARAPHRASES, SEED, held_out  # noqa: E402  (the same data and split)
+from train_answerability import DATA, PARAPHRASES, SEED, held_out, rewordings  # noqa: E402  (the same data and split)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "assistant" / "data" / "reader.joblib"
@@ -37,11 +37,7 @@ def examples() -> list[dict]:
     inside one sentence of its paragraph."""
     from index.chunking import split_sentences
 
-    reworded = {}
-    if PARAPHRASES.is_file():
-        for line in PARAPHRASES.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            reworded[row["id"]] = row["question"]
+    reworded = rewordings()
     out = []
     for article in json.loads(DATA.read_text(encoding="utf-8"))["data"]:
         title = article["title"].replace("_", " ")
