@@ -21,13 +21,15 @@ def fail(message: str, code: int = 1) -> int:
 def cmd_index(args, settings) -> int:
     from assistant.document_service import DocumentService
     from assistant.retrieval import make_retriever
-    from index.pipeline import index_paths, open_store
+    from index.pipeline import REPAIR_NOTICE, index_paths, open_store
 
     paths = args.paths or [DEFAULT_SEEDS]
     if args.max_bytes is not None:
         settings = settings.replace(max_document_bytes=args.max_bytes)
     store = open_store(settings, verify=not args.rebuild)
-    DocumentService(store, settings).recover()
+    repaired = DocumentService(store, settings).recover()
+    if repaired is not None:
+        print(f"brief: warning: {REPAIR_NOTICE.format(repaired.summary())}", file=sys.stderr)
     report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
     # The lexical index is a cache of the store, synced before a search; syncing now spares the first question
     # the fetch of every new document.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.loaders import SUPPORTED_SUFFIXES, LoadedDocument, LoadError, load_document
-from index.pipeline import size_refusal
+from index.pipeline import IndexReport, size_refusal
 from index.store import ManifestEntry
 from kernel.settings import Settings
 
@@ -113,19 +113,23 @@ def remove_document(store, settings: Settings, path_key: str) -> ManifestEntry |
     return entry
 
 
-def recover_uploads(store, settings: Settings) -> None:
-    """Finish or undo what a killed upload or removal left half done; run before serving or indexing.
+def recover_uploads(store, settings: Settings) -> IndexReport | None:
+    """Finish or undo what a killed upload or removal left half done; run before serving or indexing. First,
+    if a killed process left Chroma unable to search the vectors, the index is rebuilt from the documents it
+    holds (`repair_vectors`); its report is returned, else None.
 
     A pending upload whose bytes the manifest already names is moved into place, any other is deleted with the
     sentences it had written. A file in the uploads that the index does not name (a new upload killed while
     indexing, or a removal killed before its unlink) is deleted rather than indexed: its upload never
     succeeded, or its removal was asked for. An indexed upload whose file is gone leaves the index; one whose
     file differs from what is indexed (left by a version without pending uploads) is indexed again."""
-    from index.pipeline import index_paths
+    from index.pipeline import index_paths, repair_vectors
 
+    with _index_lock:
+        repaired = repair_vectors(settings, store)
     uploads = Path(settings.store.uploads_dir)
     if not uploads.is_dir():
-        return
+        return repaired
     root = uploads.resolve()
     with _index_lock:
         for pending in sorted(root.glob(PENDING_PREFIX + "*")):
@@ -146,6 +150,7 @@ def recover_uploads(store, settings: Settings) -> None:
                 store.remove_document(key)
         if stale:
             index_paths(stale, settings, progress=False, store=store)
+    return repaired
 
 
 def _settle(store, pending: Path) -> None:
@@ -208,8 +213,9 @@ class DocumentService:
     def remove(self, path_key: str) -> ManifestEntry | None:
         return remove_document(self.store, self.settings, path_key)
 
-    def recover(self) -> None:
-        recover_uploads(self.store, self.settings)
+    def recover(self) -> IndexReport | None:
+        """`recover_uploads`: the report of the index's rebuild if its vectors could not be read, else None."""
+        return recover_uploads(self.store, self.settings)
 
     def texts(self) -> dict[str, str]:
         """Displayed source -> the document's full text (what citations' offsets point into), read from the

@@ -203,11 +203,14 @@ def serve(
 
     from assistant.assistant import Assistant
     from assistant.llm import ModelError
+    from index.pipeline import REPAIR_NOTICE
     from index.store import StoreError
 
     try:
         assistant = Assistant(settings)
-        assistant.documents.recover()
+        repaired = assistant.documents.recover()
+        if repaired is not None:
+            print(f"brief: warning: {REPAIR_NOTICE.format(repaired.summary())}", file=sys.stderr)
         ensure_indexed(assistant)
         app = build_server_app(assistant, settings, api_key=api_key, password=password, ui=ui)
     except (ModelError, StoreError) as exc:

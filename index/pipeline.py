@@ -15,7 +15,7 @@ import numpy as np
 
 from index.chunking import iter_sentences
 from index.loaders import LoadedDocument, LoadError, is_supported, load_document
-from index.store import ChunkStore, ManifestEntry
+from index.store import ChunkStore, ManifestEntry, StoreError
 from kernel.embedder import OnnxEmbeddings, load_embeddings, model_dimension
 from kernel.settings import Settings
 from kernel.types import Chunk
@@ -24,6 +24,11 @@ from kernel.types import Chunk
 # pool pads less (on the manuals, batches from a pool of 512 held about half again as many tokens as their
 # sentences, from a pool of 2,048 a few per cent more), at the cost of a progress update every pool.
 EMBED_POOL = 2048
+# What `brief index` and `brief serve` print after `repair_vectors` rebuilt the index (with its report's summary).
+REPAIR_NOTICE = (
+    "the vector index could not be read (a process was killed while Chroma wrote it), "
+    "so it was rebuilt from the documents it holds: {}"
+)
 
 
 @dataclass
@@ -284,6 +289,36 @@ def index_document(key: str, source: str, doc: LoadedDocument, settings: Setting
     its final path while its bytes wait beside the file they replace."""
     report = IndexReport()
     write_documents([(key, source, doc)], store, settings, report, store.documents(with_text=False), progress=False)
+    return report
+
+
+def repair_vectors(settings: Settings, live: ChunkStore, *, progress: bool = False) -> IndexReport | None:
+    """Rebuild the index when Chroma can no longer search its vectors (`ChunkStore.vectors_readable`), from
+    what the manifest keeps: each committed document is chunked and embedded again into a new generation, from
+    its file if the file still holds the indexed bytes, else from the manifest's copy of its text, and the new
+    generation is published once whole. None when the vectors were readable: nothing is done. Only for the
+    embedded store: a Chroma server keeps its own files, and an error from it may be a passing one that a
+    rebuild of every replica's shared index would not mend."""
+    if settings.store.chroma_url or live.vectors_readable():
+        return None
+    report = IndexReport()
+    built = live.new_generation()
+    items: list[tuple[str, str, LoadedDocument | Path]] = []
+    for key, entry in live.documents().items():
+        path = Path(key)
+        try:
+            unchanged = path.is_file() and file_hash(path, settings.limits.max_document_bytes) == entry.doc_hash
+        except LoadError:
+            unchanged = False
+        kept = LoadedDocument(path=path, text=entry.text, content_hash=entry.doc_hash, kind=entry.kind)
+        items.append((key, entry.source, path if unchanged else kept))
+    write_documents(items, built, settings, report, {}, progress)
+    if report.errors:
+        live.drop_other_generations()
+        raise StoreError(
+            f"{settings.store.data_dir}: the vector index cannot be read and rebuilding it failed: {report.errors[0]}"
+        )
+    live.publish(built)
     return report
 
 

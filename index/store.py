@@ -30,6 +30,7 @@ from kernel.types import Chunk
 MANIFEST_SUFFIX = "__manifest"
 # Rows read per `get`: Chroma binds one SQL variable per row, and SQLite allows 32,766 in one statement.
 READ_PAGE = 5000
+PROBE_ID = "__probe__"  # an id no sentence has: `vectors_readable` deletes it to make Chroma apply its log
 POINTER_SUFFIX = "__live"  # the collection whose metadata names the live generation
 GENERATION_INFIX = "__g"  # generation n > 1 is "<collection>__g<n>" (and its manifest)
 
@@ -299,11 +300,19 @@ class ChunkStore:
         total = self.chunks.count()
         if total == 0:
             return []
-        got = self.chunks.query(
-            query_embeddings=[vector],
-            n_results=min(total, k * 2 + 8),
-            include=["documents", "metadatas", "distances"],
-        )
+        from chromadb.errors import ChromaError  # loaded with the client: here it costs nothing
+
+        try:
+            got = self.chunks.query(
+                query_embeddings=[vector],
+                n_results=min(total, k * 2 + 8),
+                include=["documents", "metadatas", "distances"],
+            )
+        except ChromaError as exc:  # see vectors_readable
+            raise StoreError(
+                f"the vector index in {self.settings.data_dir} cannot be searched ({exc}); `brief index` or "
+                "`brief serve` rebuilds it from the documents it holds (`brief index --rebuild PATHS` from the files)"
+            ) from exc
         hits = []
         for cid, text, meta, dist in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
@@ -315,6 +324,33 @@ class ChunkStore:
     def count(self) -> int:
         self._follow_pointer()
         return self.chunks.count()
+
+    def vectors_readable(self, probes: int = 4, depth: int = 100) -> bool:
+        """Whether Chroma can search this generation's vectors. A process killed while Chroma writes its HNSW
+        files can leave them torn, and later searches or deletes then fail inside Chroma
+        (chroma-core/chroma#7238, #7678); the sentences and the manifest live in SQLite and survive it. The
+        probes search `depth` deep from a few directions, so that they walk much of the graph (a shallow search
+        can miss a tear), and delete an id no sentence has, which makes Chroma apply its pending log."""
+        from chromadb.errors import ChromaError
+
+        total = self.chunks.count()
+        if total == 0:
+            return True
+        dimension = self.identity["embedding_dim"]
+        directions = [[(-1.0) ** n if i == n // 2 else 0.0 for i in range(dimension)] for n in range(probes)]
+        try:
+            self.chunks.query(query_embeddings=directions, n_results=min(total, depth), include=[])
+            self.chunks.delete(ids=[PROBE_ID])
+        except ChromaError:
+            return False
+        return True
+        probe = [1.0] + [0.0] * (self.identity["embedding_dim"] - 1)
+        try:
+            self.chunks.query(query_embeddings=[probe], n_results=1, include=[])
+            self.chunks.delete(ids=[PROBE_ID])  # a delete replays Chroma's pending log into the HNSW files
+        except ChromaError:
+            return False
+        return True
 
     def version(self) -> str:
         """Changes whenever a document is committed or removed, or a rebuild is published; readers use it to

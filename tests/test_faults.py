@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import child_server, free_port, wait_for_http
+from tests.support import child_server, free_port, run_brief, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
@@ -580,3 +580,37 @@ def child_main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(child_main(sys.argv[1:]))
+
+
+def test_a_torn_vector_index_is_rebuilt_from_the_documents_it_holds(tmp_path):
+    """A process killed while Chroma writes its HNSW files leaves them torn (chroma-core/chroma#7238): every
+    search then fails inside Chroma. `brief ask` says so without a traceback, and `brief index` rebuilds the
+    vectors from what the manifest holds, losing no document. The tear is made as #7238's first shape, a
+    vector segment cut short; 1,200 sentences put the vectors past Chroma's threshold for writing its files."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ledger.txt").write_text(
+        "".join(f"Entry {i} of the ledger records {i * 7} crates of cocoa at wharf {i % 13}.\n" for i in range(1200))
+    )
+    (docs / "note.md").write_text("# Wharves\n\nThe harbour master of wharf 4 is Adaeze Okafor.\n")
+    env = {"BRIEF_DATA_DIR": str(tmp_path / "data")}
+    assert run_brief("index", str(docs), "--quiet", cwd=tmp_path, env=env).returncode == 0
+    segments = [p.parent for p in (tmp_path / "data" / "chroma").glob("*/data_level0.bin")]
+    torn = max(segments, key=lambda d: (d / "data_level0.bin").stat().st_size)
+    for name, kept in (("data_level0.bin", 1 / 20), ("link_lists.bin", 1 / 10)):
+        with open(torn / name, "r+b") as fh:
+            fh.truncate(int((torn / name).stat().st_size * kept))
+
+    asked = run_brief("ask", "Who is the harbour master of wharf 4?", cwd=tmp_path, env=env)
+    assert asked.returncode == 1 and "Traceback" not in asked.stderr
+    assert "cannot be searched" in asked.stderr and "brief index" in asked.stderr
+
+    repaired = run_brief("index", str(docs), "--quiet", cwd=tmp_path, env=env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "rebuilt from the documents it holds: 2 added" in repaired.stderr
+    assert "0 added, 0 updated, 2 unchanged" in repaired.stdout  # the rebuilt index is the files' own
+    answer = run_brief("ask", "Who is the harbour master of wharf 4?", "--json", cwd=tmp_path, env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert "Adaeze Okafor" in json.loads(answer.stdout)["answer"]
+    ledger = run_brief("ask", "How many crates does entry 1100 of the ledger record?", "--json", cwd=tmp_path, env=env)
+    assert "7700" in json.loads(ledger.stdout)["answer"]
