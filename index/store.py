@@ -333,21 +333,14 @@ class ChunkStore:
         can miss a tear), and delete an id no sentence has, which makes Chroma apply its pending log."""
         from chromadb.errors import ChromaError
 
-        total = self.chunks.count()
-        if total == 0:
-            return True
         dimension = self.identity["embedding_dim"]
         directions = [[(-1.0) ** n if i == n // 2 else 0.0 for i in range(dimension)] for n in range(probes)]
         try:
+            total = self.chunks.count()  # a count too makes Chroma apply its pending log first
+            if total == 0:
+                return True
             self.chunks.query(query_embeddings=directions, n_results=min(total, depth), include=[])
             self.chunks.delete(ids=[PROBE_ID])
-        except ChromaError:
-            return False
-        return True
-        probe = [1.0] + [0.0] * (self.identity["embedding_dim"] - 1)
-        try:
-            self.chunks.query(query_embeddings=[probe], n_results=1, include=[])
-            self.chunks.delete(ids=[PROBE_ID])  # a delete replays Chroma's pending log into the HNSW files
         except ChromaError:
             return False
         return True
