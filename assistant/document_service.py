@@ -125,13 +125,12 @@ def recover_uploads(store, settings: Settings) -> IndexReport | None:
     file differs from what is indexed (left by a version without pending uploads) is indexed again."""
     from index.pipeline import index_paths, repair_vectors
 
+    uploads = Path(settings.store.uploads_dir)
     with _index_lock:
         repaired = repair_vectors(settings, store)
-    uploads = Path(settings.store.uploads_dir)
-    if not uploads.is_dir():
-        return repaired
-    root = uploads.resolve()
-    with _index_lock:
+        if not uploads.is_dir():
+            return repaired
+        root = uploads.resolve()
         for pending in sorted(root.glob(PENDING_PREFIX + "*")):
             _settle(store, pending)
         committed = {key: entry for key, entry in store.documents().items() if Path(key).parent == root}

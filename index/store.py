@@ -297,12 +297,12 @@ class ChunkStore:
     ) -> list[tuple[Chunk, float]]:
         """Top-k committed chunks by cosine similarity (`manifest`: documents(with_text=False), if already read)."""
         committed = self.committed() if manifest is None else {p: e.doc_hash for p, e in manifest.items()}
-        total = self.chunks.count()
-        if total == 0:
-            return []
         from chromadb.errors import ChromaError  # loaded with the client: here it costs nothing
 
         try:
+            total = self.chunks.count()  # fails too when Chroma cannot apply its log
+            if total == 0:
+                return []
             got = self.chunks.query(
                 query_embeddings=[vector],
                 n_results=min(total, k * 2 + 8),
