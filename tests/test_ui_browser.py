@@ -82,10 +82,15 @@ def test_answer_streams_with_cited_sentence_in_sources(page):
 def test_feedback_is_recorded(page, app):
     settings = app[1]
     page.locator('#chat [aria-label="Like"]').last.click()
+    feedback = settings.store.feedback_file
+
+    def written() -> bool:  # the file exists from the writer's open(); its line comes with the write
+        return feedback.exists() and feedback.read_text().endswith("\n")
+
     deadline = time.time() + 15
-    while time.time() < deadline and not settings.store.feedback_file.exists():
+    while time.time() < deadline and not written():
         time.sleep(0.2)
-    records = [json.loads(line) for line in settings.store.feedback_file.read_text().splitlines()]
+    records = [json.loads(line) for line in feedback.read_text().splitlines()]
     assert records[-1]["question"] == MINERALS
     assert records[-1]["vote"] == "up"
     assert records[-1]["citations"]
