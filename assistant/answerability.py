@@ -22,7 +22,7 @@ from assistant.answers import Evidence
 from assistant.grounding import covered, sentence_coverage
 from assistant.reader import best_span
 from assistant.spans import KINDS, WH_WORDS, answer_type, missing_kind
-from assistant.text import STOPWORDS, content_terms, content_words, stem, words
+from kernel.text import STOPWORDS, content_terms, content_words, stem, words
 
 MODEL_FILE = "answerability.joblib"
 NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])

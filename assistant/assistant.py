@@ -21,8 +21,8 @@ from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.reader import confident_short_answer, short_answer
 from assistant.refusal import RefusalDecision
-from assistant.text import content_terms
 from kernel.settings import Settings, load_settings
+from kernel.text import content_terms
 
 # A conservative characters-per-token figure for fitting a prompt to the model's context (English prose runs
 # at ~4 for the bundled model's tokenizer; digits and other scripts at fewer).

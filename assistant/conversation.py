@@ -4,7 +4,7 @@ what it is then about. Retrieval, the refusal decision and the prompt all read i
 from __future__ import annotations
 
 from assistant.answers import Turn
-from assistant.text import content_terms, words
+from kernel.text import content_terms, words
 
 FOLLOW_UP_WORDS = frozenset(
     [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from assistant.text import content_terms, content_words, stems_match, words  # noqa: F401
 from index.chunking import split_sentences
+from kernel.text import content_terms, content_words, stems_match, words  # noqa: F401
 
 MARKER = re.compile(r"\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import Stemmer
 
-from assistant.text import STOPWORDS, words
 from index.chunking import MAX_HEADING_WORDS
+from kernel.text import STOPWORDS, words
 from kernel.types import Chunk
 
 # Bump when what is matched (match_text) or how it is tokenised changes: older files are then rebuilt.
@@ -57,8 +57,8 @@ _local = threading.local()  # a Stemmer object must not be shared between thread
 def bm25_tokens(text: str) -> list[str]:
     """The terms BM25 sees: words without stopwords, stemmed by Snowball's English stemmer (PyStemmer). On
     the brief's question set and the SQuAD test file, lexical search alone found the gold sentence as often
-    with it as with assistant.text's light stemmer, and slightly more often first on SQuAD; without
-    assistant.text's stopwords, or with scikit-learn's list instead, it found it less often."""
+    with it as with kernel.text's light stemmer, and slightly more often first on SQuAD; without
+    kernel.text's stopwords, or with scikit-learn's list instead, it found it less often."""
     if not hasattr(_local, "stemmer"):
         _local.stemmer = Stemmer.Stemmer("english")
     return _local.stemmer.stemWords([w for w in words(text) if w not in STOPWORDS])

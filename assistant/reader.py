@@ -18,7 +18,7 @@ from importlib import resources
 import numpy as np
 
 from assistant.spans import BREAKS, KINDS, TOKEN, WH_WORDS, answer_type, is_asked, is_date, is_number, kind_score
-from assistant.text import STOPWORDS, stem
+from kernel.text import STOPWORDS, stem
 
 MODEL_FILE = "reader.joblib"
 MAX_TOKENS = 10

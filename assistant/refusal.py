@@ -14,8 +14,8 @@ from assistant.answers import Evidence, Turn
 from assistant.conversation import is_follow_up, referent
 from assistant.grounding import allowed_uncovered, best_extract, covered, sentence_coverage
 from assistant.spans import missing_kind
-from assistant.text import content_terms, content_words
 from kernel.settings import GroundingSettings
+from kernel.text import content_terms, content_words
 from kernel.types import Chunk
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.text import STOPWORDS, stem, stems_match
+from kernel.text import STOPWORDS, stem, stems_match
 
 TOKEN = re.compile(r"(?:[A-Z]\.){2,}|[~$£€]?\w+(?:[-'’.,/–]\w+)*%?|[^\w\s]")  # "U.S." is one token
 BREAKS = set(',;:()[]"“”!?') | {"—", "–"}

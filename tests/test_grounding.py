@@ -9,7 +9,7 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.text import content_words, stem, stems_match
+from kernel.text import content_words, stem, stems_match
 
 EVIDENCE = [
     "The country is a major producer of gold and holds reserves of critical minerals like lithium and uranium.",
