@@ -116,7 +116,7 @@ class Assistant:
     def documents(self):
         """The indexed documents (list, add, remove, a source's text), for the shells."""
         if self._documents is None:
-            from assistant.document_service import DocumentService
+            from index.documents import DocumentService
 
             self._documents = DocumentService(self.store, self.settings)
         return self._documents

@@ -19,8 +19,8 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def cmd_index(args, settings) -> int:
-    from assistant.document_service import DocumentService
     from assistant.retrieval import make_retriever
+    from index.documents import DocumentService
     from index.pipeline import REPAIR_NOTICE, index_paths, open_store
 
     paths = args.paths or [DEFAULT_SEEDS]

@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.answers import Evidence
 from assistant.grounding import rrf_fuse
-from assistant.lexical import IndexedDocument, LexicalIndex
+from index.lexical import IndexedDocument, LexicalIndex
 from kernel.settings import RetrievalSettings, Settings, StoreSettings
 from kernel.types import Chunk
 

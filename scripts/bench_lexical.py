@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 def load_corpus(paths: list[Path], max_sentences: int):
     """(path, version, source, text, chunks) per file, in order, until `max_sentences` sentences."""
-    from assistant.lexical import IndexedDocument
+    from index.lexical import IndexedDocument
     from index.loaders import LoadError, is_supported, load_document
     from index.pipeline import make_chunks
 
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant.eval.evaluation import load_questions
-    from assistant.lexical import LexicalIndex
+    from index.lexical import LexicalIndex
     from index.pipeline import embedding_text
 
     started = time.perf_counter()

@@ -78,7 +78,7 @@ class Corpus:
 def features(corpus: Corpus, lexical, question: str, q: np.ndarray) -> tuple[list[int], np.ndarray, list[int]]:
     """The candidates (dense and BM25 top POOL), their feature rows, and the retriever's fused order."""
     from assistant.grounding import rrf_fuse
-    from assistant.lexical import bm25_tokens
+    from index.lexical import bm25_tokens
 
     dense = corpus.vectors @ q
     top = np.argpartition(-dense, POOL)[:POOL]

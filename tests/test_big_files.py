@@ -8,8 +8,8 @@ import tracemalloc
 import pytest
 
 from assistant import load_settings
-from assistant.document_service import UploadRefused, check_upload
 from index.chunking import iter_sentences
+from index.documents import UploadRefused, check_upload
 from index.pipeline import EMBED_POOL
 from tests.support import run_brief
 

@@ -400,7 +400,7 @@ def fake_document(store, path: Path, text: str, *, commit: bool) -> str:
 
 def test_recovery_finishes_committed_uploads_and_undoes_the_rest(tmp_path):
     from assistant import load_settings
-    from assistant.document_service import PENDING_PREFIX, recover_uploads
+    from index.documents import PENDING_PREFIX, recover_uploads
     from index.pipeline import open_store
 
     settings = load_settings(data_dir=str(tmp_path / "data"))
@@ -530,7 +530,7 @@ def child_main(argv: list[str]) -> int:
         return main(rest)
 
     from assistant import load_settings
-    from assistant.document_service import add_document, recover_uploads, remove_document
+    from index.documents import add_document, recover_uploads, remove_document
     from index.pipeline import open_store
 
     config = next((a.split("=", 1)[1] for a in rest if a.startswith("--config=")), None)

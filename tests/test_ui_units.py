@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant import Answer, Chunk, Citation, Evidence
-from assistant.document_service import safe_filename
 from assistant.server import is_loopback
+from index.documents import safe_filename
 from ui.app import parse_history
 from ui.render import chat_text, retrieved_html, sources_html
 

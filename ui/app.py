@@ -19,8 +19,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from assistant.assistant import QuestionError, validate_question  # noqa: E402
-from assistant.document_service import UPLOAD_SUFFIXES, UploadRefused  # noqa: E402
 from assistant.pipeline import Final, Token  # noqa: E402
+from index.documents import UPLOAD_SUFFIXES, UploadRefused  # noqa: E402
 from ui.render import (  # noqa: E402
     chat_text,
     documents_html,

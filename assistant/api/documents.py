@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from assistant.api.errors import ApiError
 from assistant.api.schemas import Document, DocumentList, ErrorResponse
 from assistant.api.state import get_state
-from assistant.document_service import UploadRefused, document_id
+from index.documents import UploadRefused, document_id
 
 router = APIRouter(prefix="/api", tags=["documents"])
 

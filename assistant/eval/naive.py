@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator, Sequence
 
 from assistant.answers import Answer, Citation, Evidence, Timings
-from assistant.document_service import DocumentService
 from assistant.grounding import is_non_answer
 from assistant.pipeline import Final, StreamEvent
 from assistant.prompts import template
+from index.documents import DocumentService
 from kernel.settings import Settings
 from kernel.types import Chunk
 
