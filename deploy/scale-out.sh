@@ -51,10 +51,10 @@ export BRIEF_CHROMA_URL="http://127.0.0.1:$CHROMA_PORT"
 export BRIEF_LLM_BACKEND=openai BRIEF_LLM_BASE_URL="http://127.0.0.1:$MODEL_PORT/v1" BRIEF_LLM_MODEL_NAME=smollm2
 
 # Index seeds/ once, before the replicas start (each would otherwise index an empty store at the same time).
-"$PYTHON" -m assistant.cli --data-dir "$DATA_ROOT/indexer" index seeds --quiet
+"$PYTHON" -m shells.cli --data-dir "$DATA_ROOT/indexer" index seeds --quiet
 
 for port in $BRIEF_PORTS; do
-  "$PYTHON" -m assistant.cli --data-dir "$DATA_ROOT/replica-$port" serve --host "$BRIEF_HOST" --port "$port" \
+  "$PYTHON" -m shells.cli --data-dir "$DATA_ROOT/replica-$port" serve --host "$BRIEF_HOST" --port "$port" \
     >"$DATA_ROOT/replica-$port.log" 2>&1 &
   pids+=($!)
 done

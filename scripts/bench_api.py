@@ -31,7 +31,7 @@ QUESTIONS = ROOT / "questions" / "brief.jsonl"
 SERVER = """
 import sys
 from assistant import load_settings
-from assistant.server import serve
+from shells.server import serve
 sys.exit(serve(load_settings(data_dir=sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
                api_key=sys.argv[3] or None, ui=sys.argv[4] == "ui"))
 """
@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def spawned_server(timeout: float = 180, ui: bool = False):
-    """`assistant.server.serve` (the API, and the web chat if `ui`) in a child process on a free loopback port,
+    """`shells.server.serve` (the API, and the web chat if `ui`) in a child process on a free loopback port,
     over a fresh data dir (seeds/ indexed on start). Yields (url, api_key); the web chat has no key."""
     import httpx
 

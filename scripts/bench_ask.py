@@ -30,7 +30,7 @@ def main() -> None:
     from assistant.eval.evaluation import load_questions, percentile
 
     data_dir = tempfile.mkdtemp(prefix="brief-bench-")
-    brief = [sys.executable, "-m", "assistant.cli", "--data-dir", data_dir]
+    brief = [sys.executable, "-m", "shells.cli", "--data-dir", data_dir]
     subprocess.run([*brief, "index", "seeds", "--quiet"], cwd=ROOT, check=True, capture_output=True)
     cold = []
     for _ in range(args.cold_runs):

@@ -161,7 +161,7 @@ def measure(percent: float, files: list[tuple[Path, str]], work: Path, questions
     data_dir = work / f"data-{percent:g}"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = os.environ | {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(ROOT)}
-    brief = [sys.executable, "-m", "assistant.cli", "--data-dir", str(data_dir)]
+    brief = [sys.executable, "-m", "shells.cli", "--data-dir", str(data_dir)]
     print(f"[{label}] indexing {n_files} files ...", file=sys.stderr, flush=True)
 
     index_s, peak_rss, out, code = run_child([*brief, "index", str(corpus), "--quiet"], env)

@@ -51,7 +51,7 @@ def run_brief(*args: str, cwd: Path, env: dict | None = None, timeout: float = 3
     """Run the real `brief` command line in a subprocess."""
     full_env = os.environ | {"BRIEF_DATA_DIR": str(cwd / ".brief")} | (env or {})
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "shells.cli", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
@@ -124,7 +124,7 @@ def served(settings, **server_options) -> Iterator[tuple[str, object]]:
     """What `brief serve` runs (API + web chat at "/") for `settings`, on a free loopback port, once ready:
     yields (base URL, the Assistant)."""
     from assistant import Assistant
-    from assistant.server import build_server_app
+    from shells.server import build_server_app
 
     assistant = Assistant(settings)
     app = build_server_app(assistant, settings, **server_options)

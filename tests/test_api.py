@@ -40,7 +40,7 @@ def assistant(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(assistant):
-    from assistant.api import create_api
+    from shells.api import create_api
 
     app = create_api(assistant, assistant.settings, api_key=KEY)
     with UvicornThread(app) as running:
@@ -70,7 +70,7 @@ def test_health_and_ready_need_no_key(server):
 def test_not_ready_answers_503_until_marked_ready(assistant):
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_api
+    from shells.api import create_api
 
     app = create_api(assistant, assistant.settings, ready=False)
     with TestClient(app) as client:
@@ -162,7 +162,7 @@ def test_concurrent_asks_with_their_own_histories_never_mix(http):
 
 
 def test_a_full_queue_answers_503_with_retry_after(assistant):
-    from assistant.api import Limits, create_api
+    from shells.api import Limits, create_api
 
     app = create_api(assistant, assistant.settings, limits=Limits(max_pending=1))
     with UvicornThread(app) as running:
@@ -377,7 +377,7 @@ def test_openai_errors(openai_client, server):
 # The server: API + web chat ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
 def test_serve_refuses_a_non_loopback_host_without_a_secret(assistant, host, capsys):
-    from assistant.server import serve
+    from shells.server import serve
 
     assert serve(assistant.settings, host=host, port=1) == 2
     assert "--api-key" in capsys.readouterr().err
@@ -386,7 +386,7 @@ def test_serve_refuses_a_non_loopback_host_without_a_secret(assistant, host, cap
 def test_server_app_mounts_the_web_chat_beside_the_api(assistant):
     import time
 
-    from assistant.server import build_server_app
+    from shells.server import build_server_app
 
     app = build_server_app(assistant, assistant.settings, api_key=KEY)
     with UvicornThread(app) as running:
@@ -461,7 +461,7 @@ def test_an_unreachable_model_endpoint_is_503_and_a_stream_error_event(tmp_path)
     """A remote backend with nothing listening: /api/ask answers 503 with Retry-After; the streams, whose 200
     has gone out, end with an error event carrying the same message; no stack trace anywhere."""
     from assistant import Assistant
-    from assistant.api import create_api
+    from shells.api import create_api
 
     settings = indexed_settings(
         tmp_path / ".brief", llm_backend="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model_name="none"

@@ -15,7 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from assistant import Assistant, load_settings
-from assistant.api import create_api
+from shells.api import create_api
 from tests.support import indexed_settings
 
 KEY = "schema-key"

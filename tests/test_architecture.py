@@ -11,8 +11,8 @@ from pathlib import Path
 import grimp
 import pytest
 
-PACKAGES = ("assistant", "index", "kernel", "ui")
-SHELLS = ("assistant.cli", "assistant.server", "assistant.api", "ui")
+PACKAGES = ("assistant", "index", "kernel", "shells", "ui")
+SHELLS = ("shells.cli", "shells.server", "shells.api", "ui")
 EVAL = "assistant.eval"
 
 
@@ -75,7 +75,7 @@ def test_the_chat_and_the_api_reach_documents_through_the_document_service(graph
     root = Path(__file__).resolve().parent.parent
     touching = [
         str(path.relative_to(root))
-        for folder in ("ui", "assistant/api")
+        for folder in ("ui", "shells/api")
         for path in (root / folder).glob("*.py")
         if re.search(r"assistant\.store\b", path.read_text(encoding="utf-8"))
     ]

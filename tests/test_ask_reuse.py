@@ -17,7 +17,7 @@ SECRET = "reuse-secret"
 def brief(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
     """`brief` from a cold process, with -X importtime so the test sees what it loaded."""
     return subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "assistant.cli", *args],
+        [sys.executable, "-X", "importtime", "-m", "shells.cli", *args],
         cwd=cwd,
         env=os.environ | {"BRIEF_DATA_DIR": str(cwd / ".brief")} | (env or {}),
         capture_output=True,
@@ -43,7 +43,7 @@ def test_ask_reuses_a_running_server_and_falls_back_without_one(tmp_path):
     serve_file = settings.store.data_dir / "serve.json"
     port = free_port()
     env = os.environ | {"BRIEF_DATA_DIR": str(settings.store.data_dir), "BRIEF_PREFILL_SENTENCES": "0"}
-    argv = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--api-key", SECRET]
+    argv = [sys.executable, "-m", "shells.cli", "serve", "--port", str(port), "--api-key", SECRET]
     server = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/readyz", timeout=120, process=server)

@@ -82,7 +82,7 @@ def routes_of(routes, prefix: str = ""):
 def servers(tmp_path_factory):
     """One `brief serve` app per secret configuration, all over one Assistant."""
     from assistant import Assistant
-    from assistant.server import build_server_app
+    from shells.server import build_server_app
 
     settings = indexed_settings(tmp_path_factory.mktemp("auth-matrix"), prefill_sentences=0)
     assistant = Assistant(settings)

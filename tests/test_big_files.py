@@ -38,7 +38,7 @@ def test_a_big_allowed_file_shows_progress_while_it_indexes(tmp_path):
     n = EMBED_POOL * 5 // 2
     (tmp_path / "big.txt").write_text(" ".join(f"Gauge {i} reads {i % 7} metres." for i in range(n)))
     env = {"BRIEF_MAX_DOCUMENT_BYTES": "4096", "BRIEF_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "120"}
-    cli = [sys.executable, "-m", "assistant.cli", "index", "big.txt", "--max-bytes", "1M"]
+    cli = [sys.executable, "-m", "shells.cli", "index", "big.txt", "--max-bytes", "1M"]
     proc = subprocess.Popen(cli, cwd=tmp_path, env=os.environ | env, stderr=subprocess.PIPE)
     updates: list[str] = []
     buffer = b""

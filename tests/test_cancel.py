@@ -22,7 +22,7 @@ TOKENS_PER_DROP = 4
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from assistant import Assistant
-    from assistant.server import build_server_app
+    from shells.server import build_server_app
 
     settings = indexed_settings(tmp_path_factory.mktemp("cancel"))
     assistant = Assistant(settings)

@@ -336,7 +336,7 @@ def test_brief_serve_killed_while_replacing_an_upload(tmp_path, rng):
     data = tmp_path / "data"
     env = {"BRIEF_DATA_DIR": str(data), "BRIEF_PREFILL_SENTENCES": "0"}
     port = free_port()
-    argv = [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)]
+    argv = [sys.executable, "-m", "shells.cli", "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
     old = document_text("replace.txt", 0, 10).encode()
     new = document_text("replace.txt", 1, 600).encode()
@@ -522,8 +522,8 @@ def child_main(argv: list[str]) -> int:
     `brief` command line, models loaded first. `service` and `cli` print LOADED when the operations begin."""
     command, rest = argv[0], argv[1:]
     if command == "cli":
-        from assistant.cli import main
         from kernel.embedder import load_embeddings
+        from shells.cli import main
 
         load_embeddings()
         print(LOADED, flush=True)

@@ -66,7 +66,7 @@ def test_kill_minus_nine_mid_run_keeps_the_previous_index(tmp_path):
     docs.mkdir()
     (docs / "a-brief.txt").write_text(BRIEF.read_text())
     env = os.environ | {"BRIEF_DATA_DIR": str(tmp_path / "data")}
-    cli = [sys.executable, "-m", "assistant.cli"]
+    cli = [sys.executable, "-m", "shells.cli"]
     subprocess.run([*cli, "index", "docs", "--quiet"], cwd=tmp_path, env=env, check=True, capture_output=True)
 
     # Many more documents, then kill the run once it has committed some of them.

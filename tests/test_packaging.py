@@ -10,7 +10,7 @@ import zipfile
 
 from tests.support import ROOT
 
-SHIPPED = ("pyproject.toml", "README.md", "assistant", "index", "kernel", "prompts", "ui")
+SHIPPED = ("pyproject.toml", "README.md", "assistant", "index", "kernel", "prompts", "shells", "ui")
 
 
 def test_the_wheel_ships_every_module_the_prompts_and_the_model(tmp_path):
@@ -37,4 +37,4 @@ def test_the_wheel_ships_every_module_the_prompts_and_the_model(tmp_path):
     data = {str(p.relative_to(ROOT)) for p in (ROOT / "assistant" / "data").iterdir()}
     assert templates and data and (templates | data) - names == set()
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    assert "brief = assistant.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "brief = shells.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

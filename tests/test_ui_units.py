@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant import Answer, Chunk, Citation, Evidence
-from assistant.server import is_loopback
 from index.documents import safe_filename
+from shells.server import is_loopback
 from ui.app import parse_history
 from ui.render import chat_text, retrieved_html, sources_html
 

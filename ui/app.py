@@ -146,7 +146,7 @@ def build_app(assistant) -> gr.Blocks:
     def received_by_upload(file_path: str) -> bool:
         """Did Gradio's upload route receive this file (in this server)? A made-up FileData could name any
         path on the server; Gradio's own check refuses paths outside its upload folder (see
-        assistant.server), this one any file its upload route did not write."""
+        shells.server), this one any file its upload route did not write."""
         resolved = Path(file_path).resolve()
         return any(Path(received).resolve() == resolved for received in demo.upload_file_set)
 

@@ -15,11 +15,11 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from assistant.api.ask import answer_of, checked_history, checked_question, stream_failure
-from assistant.api.errors import ApiError
-from assistant.api.schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, ModelList
-from assistant.api.state import get_state
 from assistant.pipeline import Final
+from shells.api.ask import answer_of, checked_history, checked_question, stream_failure
+from shells.api.errors import ApiError
+from shells.api.schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, ModelList
+from shells.api.state import get_state
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 

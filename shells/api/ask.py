@@ -8,11 +8,11 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from assistant.api.errors import ApiError, error_body
-from assistant.api.schemas import AnswerResponse, AskRequest
-from assistant.api.state import RETRY_AFTER_S, get_state
 from assistant.assistant import QuestionError, validate_history, validate_question
 from assistant.pipeline import Final, Token
+from shells.api.errors import ApiError, error_body
+from shells.api.schemas import AnswerResponse, AskRequest
+from shells.api.state import RETRY_AFTER_S, get_state
 
 router = APIRouter(prefix="/api", tags=["ask"])
 log = logging.getLogger("brief.api")

@@ -1,14 +1,14 @@
 """`serve`: the HTTP API (and the web chat at "/", when the ui package is importable) in one uvicorn server.
 
     from assistant import load_settings
-    from assistant.server import serve
+    from shells.server import serve
     serve(load_settings(), host="127.0.0.1", port=7860, api_key="...")
 
 On a non-loopback host a secret is required. On any host, a secret (the API key, the password, or both) guards
 every door: /api/* and /v1/* take it as `Authorization: Bearer SECRET`; the web chat and its Gradio API take it
 as the password of user 'brief' at the chat's login page (which sets a cookie; `gradio_client.Client(url,
 auth=("brief", SECRET))` does the same). Either secret opens every door. Only /healthz and /readyz, and the
-login page itself, are open without one (`assistant.api.security.SecretGate`).
+login page itself, are open without one (`shells.api.security.SecretGate`).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ LOGIN_PAGE_PREFIXES = ("/assets/", "/static/")
 
 def public_route(method: str, path: str) -> bool:
     """Open even when a secret is set: health, readiness, and the chat's login page."""
-    from assistant.api.security import health_only
+    from shells.api.security import health_only
 
     return health_only(method, path) or path in LOGIN_PAGE_PATHS or path.startswith(LOGIN_PAGE_PREFIXES)
 
@@ -125,8 +125,8 @@ def public_route(method: str, path: str) -> bool:
 def build_server_app(assistant, settings, *, api_key: str | None = None, password: str | None = None, ui: bool = True):
     """The API app, with the Gradio chat mounted at "/" when `ui.app.build_app` can be imported. Not ready
     (503 on /readyz and the model endpoints) until the warm-up started here finishes."""
-    from assistant.api import create_api, warm_up_in_background
-    from assistant.api.security import matches_any
+    from shells.api import create_api, warm_up_in_background
+    from shells.api.security import matches_any
 
     app = create_api(assistant, settings, api_key=api_key, password=password, ready=False)
     state = app.state.brief
@@ -169,7 +169,7 @@ def chat_login_check(app):
     from gradio.routes import App
     from starlette.routing import Mount
 
-    from assistant.api.security import cookies_of
+    from shells.api.security import cookies_of
 
     chat = next(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, App))
     names = (f"access-token-{chat.cookie_id}", f"access-token-unsecure-{chat.cookie_id}")

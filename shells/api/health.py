@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Request
 
-from assistant.api.errors import ApiError
-from assistant.api.schemas import ErrorResponse, Status
-from assistant.api.state import RETRY_AFTER_S, get_state
+from shells.api.errors import ApiError
+from shells.api.schemas import ErrorResponse, Status
+from shells.api.state import RETRY_AFTER_S, get_state
 
 router = APIRouter(tags=["health"])
 

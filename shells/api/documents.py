@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
-from assistant.api.errors import ApiError
-from assistant.api.schemas import Document, DocumentList, ErrorResponse
-from assistant.api.state import get_state
 from index.documents import UploadRefused, document_id
+from shells.api.errors import ApiError
+from shells.api.schemas import Document, DocumentList, ErrorResponse
+from shells.api.state import get_state
 
 router = APIRouter(prefix="/api", tags=["documents"])
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from assistant.api.errors import ApiError
-from assistant.api.security import health_only
 from assistant.llm import cancelled_when
+from shells.api.errors import ApiError
+from shells.api.security import health_only
 
 RETRY_AFTER_S = 5
 

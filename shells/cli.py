@@ -69,10 +69,10 @@ def _read_history(path: str | None, settings) -> list[dict]:
 
 
 def running_server_answer(settings, question: str, history: list[dict]):
-    """The answer of a `brief serve` running over this data dir (the file `assistant.server.announce` writes),
+    """The answer of a `brief serve` running over this data dir (the file `shells.server.announce` writes),
     asked with the secret in BRIEF_API_KEY or BRIEF_PASSWORD; None when there is none, the file is stale, the
     server serves another index, is not ready yet or refuses: then the question is answered in this process."""
-    from assistant.server import serve_file
+    from shells.server import serve_file
 
     try:
         record = json.loads(serve_file(settings).read_text(encoding="utf-8"))
@@ -133,7 +133,7 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_serve(args, settings) -> int:
-    from assistant.server import serve
+    from shells.server import serve
 
     api_key = args.api_key or os.environ.get("BRIEF_API_KEY") or None
     password = args.password or os.environ.get("BRIEF_PASSWORD") or None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from fastapi.security import HTTPBearer
 from starlette.requests import cookie_parser
 
-from assistant.api.errors import ApiError, error_body
+from shells.api.errors import ApiError, error_body
 
 UNAUTHORIZED = "missing or wrong credentials: send 'Authorization: Bearer <secret>' (the API key or the password)"
 API_PREFIXES = ("/api/", "/v1/")

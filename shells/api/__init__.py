@@ -19,9 +19,9 @@ import threading
 from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match, Mount
 
-from assistant.api.errors import ApiError, install_error_handlers
-from assistant.api.security import API_PREFIXES, BodyLimitMiddleware, SecretGate, bearer
-from assistant.api.state import ApiState, Limits
+from shells.api.errors import ApiError, install_error_handlers
+from shells.api.security import API_PREFIXES, BodyLimitMiddleware, SecretGate, bearer
+from shells.api.state import ApiState, Limits
 
 __all__ = ["ApiError", "Limits", "create_api", "warm_up_in_background"]
 
@@ -43,7 +43,7 @@ def create_api(
 ) -> FastAPI:
     """The API over `assistant`. With ready=False, /readyz and the model endpoints answer 503 until
     `app.state.brief.mark_ready()` (see `warm_up_in_background`)."""
-    from assistant.api import ask, documents, health, openai_compat
+    from shells.api import ask, documents, health, openai_compat
 
     settings = settings or assistant.settings
     limits = limits or Limits()
