@@ -1,7 +1,7 @@
 """The seam every answering pipeline implements, and the events its stream yields.
 
-`Assistant` implements it in process; the naive baseline (`assistant.eval.naive`) and the clients of a
-running `brief serve` (`assistant.eval.client`) implement it too, so the workbench and the shells can take
+`Assistant` implements it in process; the naive baseline (`workbench.naive`) and the clients of a
+running `brief serve` (`assistant.remote`) implement it too, so the workbench and the shells can take
 any of them.
 """
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.eval.evaluation import percentile  # noqa: E402
+from workbench.evaluation import percentile  # noqa: E402
 
 QUESTIONS = ROOT / "questions" / "brief.jsonl"
 

@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
-    from assistant.eval.evaluation import load_questions, percentile
+    from workbench.evaluation import load_questions, percentile
 
     data_dir = tempfile.mkdtemp(prefix="brief-bench-")
     brief = [sys.executable, "-m", "shells.cli", "--data-dir", data_dir]

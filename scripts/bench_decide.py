@@ -26,8 +26,8 @@ def main() -> None:
 
     from assistant import Assistant, load_settings
     from assistant.assistant import normalise_history, retrieval_queries
-    from assistant.eval.evaluation import load_questions, percentile
     from index.pipeline import index_paths
+    from workbench.evaluation import load_questions, percentile
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="brief-bench-decide-"))
     settings = load_settings(data_dir=data_dir)

@@ -62,7 +62,7 @@ def timed(fn, *args):
 
 
 def latencies(search, queries: list[str]) -> tuple[float, float]:
-    from assistant.eval.evaluation import percentile
+    from workbench.evaluation import percentile
 
     times = [timed(search, q)[0] for q in queries]
     return statistics.median(times), percentile(times, 0.95)
@@ -82,9 +82,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20)
     args = parser.parse_args()
 
-    from assistant.eval.evaluation import load_questions
     from index.lexical import LexicalIndex
     from index.pipeline import embedding_text
+    from workbench.evaluation import load_questions
 
     started = time.perf_counter()
     documents = load_corpus(args.paths, args.max_sentences)

@@ -146,14 +146,14 @@ def load_question_texts(limit: int) -> list[str]:
     path = ROOT / "questions" / "docs.jsonl"
     if not path.exists():
         return FALLBACK_QUESTIONS[:limit]
-    from assistant.eval.evaluation import load_questions
+    from workbench.evaluation import load_questions
 
     return [item.question for item in load_questions(path) if not item.history][:limit]
 
 
 def measure(percent: float, files: list[tuple[Path, str]], work: Path, questions: list[str]) -> dict:
     from assistant import Assistant, load_settings
-    from assistant.eval.evaluation import percentile
+    from workbench.evaluation import percentile
 
     label = f"{percent:g}%"
     corpus = work / f"corpus-{percent:g}"

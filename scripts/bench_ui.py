@@ -23,8 +23,8 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 from bench_api import spawned_server  # noqa: E402
 
-from assistant.eval.evaluation import percentile  # noqa: E402
 from tests.support import BROWSER_ARGS, CHROMIUM  # noqa: E402
+from workbench.evaluation import percentile  # noqa: E402
 
 WARM_UP = "What does the brief say about Mali's neighbours?"
 QUESTIONS = [

@@ -126,7 +126,7 @@ def main() -> int:
     from sklearn.preprocessing import StandardScaler
 
     from assistant import Assistant, load_settings
-    from assistant.eval.evaluation import SourceReader, gold_rank, load_questions
+    from workbench.evaluation import SourceReader, gold_rank, load_questions
 
     assistant = Assistant(load_settings(**({"data_dir": args.data_dir} if args.data_dir else {})))
     assistant.retriever.sync()

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import QUESTIONS, load_questions, spawned_server  # noqa: E402
 
-from assistant.eval.evaluation import percentile  # noqa: E402
+from workbench.evaluation import percentile  # noqa: E402
 
 # What each client does on its turns, in this rotation (offset by the client's number).
 ACTIONS = ("ask", "ask", "stream", "ask", "drop")

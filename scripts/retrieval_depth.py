@@ -41,7 +41,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
-    from assistant.eval.evaluation import SourceReader, gold_rank, load_questions
+    from workbench.evaluation import SourceReader, gold_rank, load_questions
 
     settings = load_settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
     assistant = Assistant(settings)

@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.eval.squad import score_squad  # noqa: E402
 from kernel.settings import load_settings  # noqa: E402
+from workbench.squad import score_squad  # noqa: E402
 
 BARS = {"f1": 50.0, "has_ans_f1": 35.0, "no_ans_accuracy": 70.0}
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -75,8 +75,8 @@ def needed_point(rows: list[dict]) -> dict:
 
 def main(argv=None) -> int:
     from assistant.assistant import Assistant, retrieval_queries
-    from assistant.eval.workbench import WorkbenchError, squad_items
     from assistant.reader import short_answer
+    from workbench.workbench import WorkbenchError, squad_items
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=Path("benchmarks/squad2-dev-normans-rhine.json"))

@@ -125,8 +125,8 @@ def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s:
     """Append each question's features, label and short-answer F1 to `path` (resumable)."""
     from tqdm import tqdm
 
-    from assistant.eval.squad import score_squad
     from assistant.reader import short_answer
+    from workbench.squad import score_squad
 
     candidates = load_candidates(candidates_path)
     done = rows_done(path)
@@ -338,7 +338,7 @@ def main(argv=None) -> int:
 
     from assistant.answerability import FEATURES
     from assistant.assistant import Assistant
-    from assistant.eval.workbench import WorkbenchError, squad_items
+    from workbench.workbench import WorkbenchError, squad_items
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, required=True, help="where the training paragraphs are indexed")

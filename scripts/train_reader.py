@@ -82,8 +82,8 @@ def main(argv=None) -> int:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from tqdm import tqdm
 
-    from assistant.eval.squad import normalize_answer, score_squad
     from assistant.reader import MAX_TOKENS, Reader, candidates
+    from workbench.squad import normalize_answer, score_squad
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=OUTPUT)

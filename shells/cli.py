@@ -82,7 +82,7 @@ def running_server_answer(settings, question: str, history: list[dict]):
         return None
     if record.get("collection") != settings.store.collection or record.get("chroma_url") != settings.store.chroma_url:
         return None
-    from assistant.eval.client import ApiClient, RemoteError
+    from assistant.remote import ApiClient, RemoteError
 
     secret = os.environ.get("BRIEF_API_KEY") or os.environ.get("BRIEF_PASSWORD") or None
     try:
@@ -119,10 +119,10 @@ def cmd_ask(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
-    from assistant.eval.client import RemoteError
-    from assistant.eval.evaluation import QuestionSetError
-    from assistant.eval.squad import SquadError
-    from assistant.eval.workbench import WorkbenchError, run
+    from assistant.remote import RemoteError
+    from workbench.evaluation import QuestionSetError
+    from workbench.squad import SquadError
+    from workbench.workbench import WorkbenchError, run
 
     try:
         return run(args, settings)

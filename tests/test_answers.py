@@ -92,9 +92,9 @@ def test_tuning_counts_the_refusals_ask_makes(tmp_path):
     date that the one relevant sentence does not hold is refused by both, and counted refused."""
     from assistant import Assistant, load_settings
     from assistant.assistant import retrieval_queries
-    from assistant.eval.evaluation import QuestionItem
-    from assistant.eval.workbench import refusal_rates
     from index.pipeline import index_paths
+    from workbench.evaluation import QuestionItem
+    from workbench.workbench import refusal_rates
 
     (tmp_path / "river.txt").write_text("The river flooded the valley and several towns.\n", encoding="utf-8")
     settings = load_settings(data_dir=str(tmp_path / ".brief"))

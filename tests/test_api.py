@@ -419,7 +419,7 @@ SAME_ITEMS = ["a01", "a03", "f01", "u01", "u02"]  # answered, answered, follow-u
 def test_library_api_and_openai_endpoint_give_the_same_answers(server, assistant):
     """The library, POST /api/ask and /v1/chat/completions (official `openai` client) answer a slice of the
     brief's question set identically (greedy decoding: same text, same citations), so they score the same."""
-    from assistant.eval.client import ApiClient, OpenAIClient
+    from assistant.remote import ApiClient, OpenAIClient
     from tests.support import ROOT
 
     items = [json.loads(line) for line in (ROOT / "questions" / "brief.jsonl").read_text().splitlines() if line]
@@ -447,7 +447,7 @@ def test_library_api_and_openai_endpoint_give_the_same_answers(server, assistant
 
 
 def test_remote_errors_are_clear(server):
-    from assistant.eval.client import ApiClient, OpenAIClient, RemoteError
+    from assistant.remote import ApiClient, OpenAIClient, RemoteError
 
     with pytest.raises(RemoteError, match="401"):
         ApiClient(server.url, "wrong").ask(QUESTION)

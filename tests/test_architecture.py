@@ -11,9 +11,9 @@ from pathlib import Path
 import grimp
 import pytest
 
-PACKAGES = ("assistant", "index", "kernel", "shells", "ui")
+PACKAGES = ("assistant", "index", "kernel", "shells", "ui", "workbench")
 SHELLS = ("shells.cli", "shells.server", "shells.api", "ui")
-EVAL = "assistant.eval"
+EVAL = "workbench"
 
 
 @pytest.fixture(scope="module")

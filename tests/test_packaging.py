@@ -10,7 +10,7 @@ import zipfile
 
 from tests.support import ROOT
 
-SHIPPED = ("pyproject.toml", "README.md", "assistant", "index", "kernel", "prompts", "shells", "ui")
+SHIPPED = ("pyproject.toml", "README.md", "assistant", "index", "kernel", "prompts", "shells", "ui", "workbench")
 
 
 def test_the_wheel_ships_every_module_the_prompts_and_the_model(tmp_path):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.eval.evaluation import load_questions, spans_of
 from index.chunking import chunk_document
 from index.loaders import load_document
+from workbench.evaluation import load_questions, spans_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = ROOT / "seeds" / "us-mali-reengagement-brief.txt"

@@ -54,10 +54,10 @@ def test_a_sentence_with_nothing_but_the_questions_words_has_no_short_answer():
 def test_the_reader_beats_the_hand_written_picker_on_held_out_articles():
     """Held-out training articles (never the Normans/Rhine test file), given the right sentence: the hand-written
     picker scored F1 40.3 as written and 33.8 reworded (git show 12339b3:assistant/data/reader.json)."""
-    from assistant.eval.squad import score_squad
     from assistant.reader import short_answer
     from scripts.train_answerability import held_out
     from scripts.train_reader import examples
+    from workbench.squad import score_squad
 
     scores: dict[str, list[float]] = {}
     for e in examples():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.eval.evaluation import QuestionSetError, fact_present, fact_recall, load_questions, overlaps_gold
 from index.loaders import LoadError, load_document
 from kernel.settings import ConfigError, load_settings
+from workbench.evaluation import QuestionSetError, fact_present, fact_recall, load_questions, overlaps_gold
 
 
 def test_settings_from_toml_env_and_overrides(tmp_path, monkeypatch):

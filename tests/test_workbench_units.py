@@ -2,12 +2,12 @@
 
 import pytest
 
-from assistant.eval.evaluation import QuestionItem, compare, score_item, summarise
-from assistant.eval.reports import diff_reports, render_html, render_markdown
-from assistant.eval.squad import exact_match, normalize_answer, sample, score_squad, token_f1
-from assistant.eval.workbench import WorkbenchError, gate, split, write_toml_values
 from assistant.spans import missing_kind
 from kernel.settings import GroundingSettings
+from workbench.evaluation import QuestionItem, compare, score_item, summarise
+from workbench.reports import diff_reports, render_html, render_markdown
+from workbench.squad import exact_match, normalize_answer, sample, score_squad, token_f1
+from workbench.workbench import WorkbenchError, gate, split, write_toml_values
 
 SUPPORT = GroundingSettings().support_threshold
 

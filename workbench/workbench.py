@@ -9,7 +9,8 @@ import json
 import tomllib
 from pathlib import Path
 
-from assistant.eval.evaluation import (
+from kernel.settings import Settings
+from workbench.evaluation import (
     QuestionItem,
     SourceReader,
     compare,
@@ -18,9 +19,8 @@ from assistant.eval.evaluation import (
     load_questions,
     summarise,
 )
-from assistant.eval.reports import diff_reports, write_reports
-from assistant.eval.squad import load_squad, sample
-from kernel.settings import Settings
+from workbench.reports import diff_reports, write_reports
+from workbench.squad import load_squad, sample
 
 PIPELINES = ("brief", "naive", "api", "openai")  # api/openai: a running `brief serve` at --url
 
@@ -55,8 +55,8 @@ def squad_items(path: Path, settings: Settings, limit: int | None, seed: int, pr
 
 def build_pipelines(settings: Settings, names: list[str], url: str | None = None, api_key: str | None = None):
     from assistant.assistant import Assistant
-    from assistant.eval.client import ApiClient, OpenAIClient
-    from assistant.eval.naive import NaivePipeline
+    from assistant.remote import ApiClient, OpenAIClient
+    from workbench.naive import NaivePipeline
 
     assistant = Assistant(settings)
     if assistant.store.count() == 0:
@@ -104,7 +104,7 @@ def run(args, settings: Settings) -> int:
     else:
         items = load_questions(args.questions)
         if args.limit:
-            from assistant.eval.squad import sample as pick
+            from workbench.squad import sample as pick
 
             items = pick(items, args.limit, args.seed)
         dataset = str(args.questions)

@@ -1,10 +1,11 @@
-"""Clients for a running `brief serve`, each a `Pipeline` as the library's `Assistant` is.
+"""Clients of a running `brief serve`: one more `Pipeline` beside the in-process `Assistant`.
 
 `ApiClient` calls POST /api/ask (and /api/ask/stream); `OpenAIClient` calls POST /v1/chat/completions through
 the official `openai` package and reads the citations from the response's extra fields. The evaluation
 workbench scores them exactly as it scores an in-process `Assistant` (`brief eval --pipeline api --url URL`),
 so the three can be compared. A server reports no retrieval ranking: `rank` asks the local `ranker` given (the
-same documents indexed locally), so retrieval metrics stay comparable.
+same documents indexed locally), so retrieval metrics stay comparable. The server's JSON is read into the core's
+own answer types (`Answer`, `Citation`, `Timings`), never the API's schemas: nothing here imports the shells.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from assistant.eval.squad import score_squad
 from assistant.grounding import verify_answer
 from assistant.pipeline import Pipeline
+from workbench.squad import score_squad
 
 RETRIEVAL_KS = (1, 3, 5, 10)
 

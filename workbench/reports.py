@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from assistant.eval.evaluation import LOWER_IS_BETTER
+from workbench.evaluation import LOWER_IS_BETTER
 
 HEADLINE = [
     ("answerable_correct", "Answerable correct", True),
