@@ -9,29 +9,21 @@ Chroma server each keep their own cache.
 
 from __future__ import annotations
 
-import re
-import sqlite3
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
 from assistant.answers import Evidence
 from assistant.grounding import rrf_fuse
-from index.lexical import IndexedDocument, LexicalIndex
-from kernel.settings import RetrievalSettings, Settings, StoreSettings
+from index.lexical import LexicalIndex, LexicalSync, lexical_index_path
+from kernel.settings import RetrievalSettings, Settings
 from kernel.types import Chunk
 
 # How old the manifest read before a search may be. Reading it costs tens of milliseconds with 1,500 documents;
 # a change made through this process's store is seen at once, another process's (`brief index`, another
 # replica) within this time.
 MANIFEST_MAX_AGE_S = 1.0
-
-
-def lexical_index_path(store: StoreSettings) -> Path:
-    """One cache file per collection (a SQuAD evaluation indexes into a collection of its own)."""
-    return store.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", store.collection) + ".sqlite3")
 
 
 def make_retriever(settings: Settings, store, embeddings) -> HybridRetriever:
@@ -46,8 +38,7 @@ class HybridRetriever:
         self.store = store
         self.embeddings = embeddings
         self.lexical = lexical
-        self._held = self.lexical.versions()
-        self._sync_lock = threading.Lock()
+        self._lexical_sync = LexicalSync(store, lexical)
         self._manifest_lock = threading.Lock()
         self._manifest: dict | None = None
         self._manifest_key: tuple[int, float] = (-1, 0.0)  # (store.local_changes, time read)
@@ -64,36 +55,9 @@ class HybridRetriever:
             return self._manifest
 
     def sync(self, manifest=None) -> list[str]:
-        """Bring the lexical index up to date with the store's committed documents; returns the paths
-        fetched from the store. `manifest` is `store.documents(with_text=False)` if already read."""
-        manifest = self.store.documents(with_text=False) if manifest is None else manifest
-        wanted = {path: entry.version for path, entry in manifest.items()}
-        with self._sync_lock:
-            if wanted == self._held:
-                return []
-            try:
-                return self._fetch(wanted)
-            except sqlite3.DatabaseError:  # the file was damaged while open: start it again from the store
-                self.lexical.reset()
-                self._held = {}
-                return self._fetch(wanted)
-
-    def _fetch(self, wanted: dict[str, str]) -> list[str]:
-        """Remove what the store no longer holds, then fetch each document whose version changed."""
-        for path in self._held.keys() - wanted.keys():
-            self.lexical.remove(path)
-        fetched = []
-        for path, version in wanted.items():
-            if self._held.get(path) == version:
-                continue
-            found = self.store.committed_document(path)
-            fetched.append(path)
-            if found is None:  # replaced or removed since the manifest was read: the next sync sees it
-                continue
-            entry, chunks = found
-            self.lexical.put(IndexedDocument(entry.path, entry.version, entry.source, entry.text, chunks))
-        self._held = self.lexical.versions()
-        return fetched
+        """Bring the lexical index up to date with the store's committed documents (`LexicalSync.sync`);
+        returns the paths fetched from the store."""
+        return self._lexical_sync.sync(manifest)
 
     def previous(self, chunk: Chunk) -> Chunk | None:
         """The sentence before `chunk` in the same document, if any."""

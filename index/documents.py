@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.lexical import LexicalIndex, LexicalSync, lexical_index_path
 from index.loaders import SUPPORTED_SUFFIXES, LoadedDocument, LoadError, load_document
 from index.pipeline import IndexReport, size_refusal
 from index.store import ManifestEntry
@@ -186,13 +187,41 @@ def _sync_directory(directory: Path) -> None:
 
 
 class DocumentService:
-    """The indexed documents, for every shell (the chat's Documents panel, /api/documents, `brief index`):
-    list them, add and remove one, and read a source's text. Shells go through it, never to the store."""
+    """The indexed documents, for every shell (the chat's Documents panel, /api/documents, `brief index`,
+    `brief serve`) and the workbench: index files and texts, list them, add and remove one, and read a
+    source's text. They go through it, never to the store."""
 
     def __init__(self, store, settings: Settings):
         self.store = store
         self.settings = settings
         self._texts: tuple[str, dict[str, str]] | None = None  # (store version, source -> text)
+
+    @classmethod
+    def open(cls, settings: Settings, *, verify: bool = True) -> DocumentService:
+        """The service over the live index of `settings`; `verify=False` skips the embedding-model check (a
+        rebuild replaces what it finds)."""
+        from index.pipeline import open_store
+
+        return cls(open_store(settings, verify=verify), settings)
+
+    def index(self, paths: list[Path], *, rebuild: bool = False, progress: bool = True) -> IndexReport:
+        """Index files and folders (`index_paths`), then sync the lexical index, a cache of the store synced
+        before a search: syncing now spares the first question the fetch of every new document."""
+        from index.pipeline import index_paths
+
+        report = index_paths(paths, self.settings, rebuild=rebuild, progress=progress, store=self.store)
+        lexical = LexicalIndex(lexical_index_path(self.settings.store))
+        try:
+            LexicalSync(self.store, lexical).sync()
+        finally:
+            lexical.close()
+        return report
+
+    def index_texts(self, texts: list[tuple[str, str]], *, progress: bool = True) -> IndexReport:
+        """Index documents that are not files, (source name, text) pairs (`index_texts`: SQuAD paragraphs)."""
+        from index.pipeline import index_texts
+
+        return index_texts(texts, self.settings, progress=progress, store=self.store)
 
     def entries(self) -> list[ManifestEntry]:
         """Every indexed document, by source."""
@@ -201,6 +230,10 @@ class DocumentService:
     def sentence_count(self) -> int:
         """How many sentences are indexed, across the documents."""
         return self.store.count()
+
+    def is_empty(self) -> bool:
+        """Nothing is indexed yet."""
+        return self.store.count() == 0
 
     def find(self, doc_id: str) -> list[str]:
         """The path keys of the documents with this `document_id`."""

@@ -2,15 +2,16 @@
 
 The index is a derived cache of the Chroma store, kept in one SQLite file on local disk (each `brief serve`
 replica keeps its own). It holds, per document, the version it mirrors, the document's text (for quotes) and
-its sentences; `HybridRetriever` syncs it by diffing the store's manifest against `versions()` and fetching only
-the documents that changed. Every document is written or removed in one transaction, so a process killed
-mid-sync leaves the file as it was before that document; a file that is not a readable index of this schema
-is deleted and rebuilt from the store.
+its sentences; `LexicalSync` (the retriever's before each search, and `DocumentService.index`'s) syncs it by
+diffing the store's manifest against `versions()` and fetching only the documents that changed. Every document
+is written or removed in one transaction, so a process killed mid-sync leaves the file as it was before that
+document; a file that is not a readable index of this schema is deleted and rebuilt from the store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 import Stemmer
 
 from index.chunking import MAX_HEADING_WORDS
+from kernel.settings import StoreSettings
 from kernel.text import STOPWORDS, words
 from kernel.types import Chunk
 
@@ -246,6 +248,54 @@ class LexicalIndex:
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+
+
+def lexical_index_path(store: StoreSettings) -> Path:
+    """One cache file per collection (a SQuAD evaluation indexes into a collection of its own)."""
+    return store.data_dir / "lexical" / (re.sub(r"[^A-Za-z0-9_.-]", "_", store.collection) + ".sqlite3")
+
+
+class LexicalSync:
+    """Keeps a `LexicalIndex` a cache of the store: a sync compares the store's manifest with the versions the
+    index holds and fetches only the documents that changed. Thread-safe."""
+
+    def __init__(self, store, lexical: LexicalIndex):
+        self.store = store
+        self.lexical = lexical
+        self._held = self.lexical.versions()
+        self._lock = threading.Lock()
+
+    def sync(self, manifest=None) -> list[str]:
+        """Bring the lexical index up to date with the store's committed documents; returns the paths
+        fetched from the store. `manifest` is `store.documents(with_text=False)` if already read."""
+        manifest = self.store.documents(with_text=False) if manifest is None else manifest
+        wanted = {path: entry.version for path, entry in manifest.items()}
+        with self._lock:
+            if wanted == self._held:
+                return []
+            try:
+                return self._fetch(wanted)
+            except sqlite3.DatabaseError:  # the file was damaged while open: start it again from the store
+                self.lexical.reset()
+                self._held = {}
+                return self._fetch(wanted)
+
+    def _fetch(self, wanted: dict[str, str]) -> list[str]:
+        """Remove what the store no longer holds, then fetch each document whose version changed."""
+        for path in self._held.keys() - wanted.keys():
+            self.lexical.remove(path)
+        fetched = []
+        for path, version in wanted.items():
+            if self._held.get(path) == version:
+                continue
+            found = self.store.committed_document(path)
+            fetched.append(path)
+            if found is None:  # replaced or removed since the manifest was read: the next sync sees it
+                continue
+            entry, chunks = found
+            self.lexical.put(IndexedDocument(entry.path, entry.version, entry.source, entry.text, chunks))
+        self._held = self.lexical.versions()
+        return fetched
 
 
 _CHUNK_COLUMNS = 's.id, s.text, s.source, s.section, s.start, s."end", s.position, s.doc_hash'

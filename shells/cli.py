@@ -19,21 +19,17 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def cmd_index(args, settings) -> int:
-    from assistant.retrieval import make_retriever
     from index.documents import DocumentService
-    from index.pipeline import REPAIR_NOTICE, index_paths, open_store
+    from index.pipeline import REPAIR_NOTICE
 
     paths = args.paths or [DEFAULT_SEEDS]
     if args.max_bytes is not None:
         settings = settings.replace(max_document_bytes=args.max_bytes)
-    store = open_store(settings, verify=not args.rebuild)
-    repaired = DocumentService(store, settings).recover()
+    documents = DocumentService.open(settings, verify=not args.rebuild)
+    repaired = documents.recover()
     if repaired is not None:
         print(f"brief: warning: {REPAIR_NOTICE.format(repaired.summary())}", file=sys.stderr)
-    report = index_paths(paths, settings, rebuild=args.rebuild, progress=not args.quiet, store=store)
-    # The lexical index is a cache of the store, synced before a search; syncing now spares the first question
-    # the fetch of every new document.
-    make_retriever(settings, store, embeddings=None).sync()
+    report = documents.index(paths, rebuild=args.rebuild, progress=not args.quiet)
     for warning in report.warnings:
         print(f"brief: warning: {warning}", file=sys.stderr)
     for error in report.errors:
@@ -104,7 +100,7 @@ def cmd_ask(args, settings) -> int:
         from assistant.assistant import Assistant
 
         assistant = Assistant(settings)
-        if assistant.store.count() == 0:
+        if assistant.documents.is_empty():
             return fail("nothing is indexed yet; run `brief index` first")
         answer = assistant.ask(question, history=history)
     if args.json:

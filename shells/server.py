@@ -97,13 +97,11 @@ def exit_on_sigterm() -> Iterator[None]:
 
 def ensure_indexed(assistant, seeds: Path | None = None) -> None:
     """Index seeds/ (of the working directory, else of the repository) when the store is empty."""
-    if assistant.store.count() > 0:
+    if not assistant.documents.is_empty():
         return
-    from index.pipeline import index_paths
-
     seeds = seeds or (Path("seeds") if Path("seeds").is_dir() else REPO_SEEDS)
     print(f"brief: nothing indexed yet; indexing {seeds}/ …", file=sys.stderr)
-    report = index_paths([seeds], assistant.settings, progress=False, store=assistant.store)
+    report = assistant.documents.index([seeds], progress=False)
     for error in report.errors:
         print(f"brief: error: {error}", file=sys.stderr)
     print(f"brief: {report.summary()}", file=sys.stderr)

@@ -118,8 +118,7 @@ def test_history_limits_and_bad_history_files_exit_2_naming_the_file(brief_works
 def test_index_leaves_the_lexical_cache_in_sync_with_the_store(tmp_path):
     """`brief index` syncs the lexical cache, so the first question does not fetch every new document."""
     from assistant import load_settings
-    from assistant.retrieval import lexical_index_path
-    from index.lexical import LexicalIndex
+    from index.lexical import LexicalIndex, lexical_index_path
     from tests.support import BRIEF
 
     (tmp_path / "docs").mkdir()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from assistant import load_settings
-from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, lexical_index_path, make_retriever
-from index.lexical import IndexedDocument, LexicalIndex
+from assistant.retrieval import MANIFEST_MAX_AGE_S, HybridRetriever, make_retriever
+from index.lexical import IndexedDocument, LexicalIndex, lexical_index_path
 from index.pipeline import index_paths, open_store
 from kernel.embedder import load_embeddings
 from kernel.types import Chunk

@@ -31,12 +31,12 @@ class WorkbenchError(ValueError):
 
 def squad_items(path: Path, settings: Settings, limit: int | None, seed: int, progress: bool):
     """Index the file's paragraphs into a collection of their own and return (settings, items)."""
-    from index.pipeline import index_texts
+    from index.documents import DocumentService
 
     documents, questions = load_squad(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
     squad_settings = settings.replace(collection=f"squad-{digest}")
-    report = index_texts(documents, squad_settings, progress=progress)
+    report = DocumentService.open(squad_settings).index_texts(documents, progress=progress)
     if report.errors:
         raise WorkbenchError("; ".join(report.errors))
     items = [
@@ -59,7 +59,7 @@ def build_pipelines(settings: Settings, names: list[str], url: str | None = None
     from workbench.naive import NaivePipeline
 
     assistant = Assistant(settings)
-    if assistant.store.count() == 0:
+    if assistant.documents.is_empty():
         raise WorkbenchError("nothing is indexed yet; run `brief index` first")
     assistant.warm_up()
     pipelines = {}
@@ -213,7 +213,7 @@ def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
     if not tune_items or not held_out:
         raise WorkbenchError("tuning needs at least two items")
     assistant = Assistant(settings)
-    if assistant.store.count() == 0:
+    if assistant.documents.is_empty():
         raise WorkbenchError("nothing is indexed yet; run `brief index` first")
 
     def cache(group):
