@@ -1,5 +1,5 @@
 """Is the question answered by the retrieved sentences? A classifier learned from SQuAD 2.0 answerable and
-unanswerable questions (scripts/train_answerability.py) over signals of the question and its best candidate
+unanswerable questions (scripts/train/train_answerability.py) over signals of the question and its best candidate
 sentences: dense cosine, BM25 rank, stemmed and embedding-matched word coverage, whether the sentence holds the
 kind of answer asked for, names and numbers the question has and the sentence lacks, word order and negation.
 
@@ -162,7 +162,7 @@ class AnswerabilityModel:
     def __init__(self, bundle: dict):
         if tuple(bundle["features"]) != tuple(FEATURES):
             raise ValueError(
-                "the answerability model was trained on other features; run scripts/train_answerability.py"
+                "the answerability model was trained on other features; run scripts/train/train_answerability.py"
             )
         self.model = bundle["model"]
         self.threshold = float(bundle["threshold"])

@@ -2,7 +2,7 @@
 "10th century").
 
 Every stretch of up to MAX_TOKENS tokens that neither starts nor ends on a function word or a punctuation mark
-is a candidate. A gradient-boosted classifier (scripts/train_reader.py: SQuAD 2.0 training articles, their
+is a candidate. A gradient-boosted classifier (scripts/train/train_reader.py: SQuAD 2.0 training articles, their
 questions as written and reworded) scores each from what it is (a number, a date, a capitalised name, how
 long), what the question asks for (its wh-word and the kind of answer it names) and where it sits (how far from
 the words the question shares with the sentence, what comes just before and after it). It replaces hand-ranked
@@ -196,7 +196,7 @@ class Reader:
 
     def __init__(self, bundle: dict):
         if bundle.get("max_tokens") != MAX_TOKENS or bundle["model"].n_features_in_ != _feature_count():
-            raise ValueError("the reader was trained on other candidates; run scripts/train_reader.py")
+            raise ValueError("the reader was trained on other candidates; run scripts/train/train_reader.py")
         self.model = bundle["model"]
         self.provenance = bundle.get("provenance", {})
 

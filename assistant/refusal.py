@@ -1,6 +1,6 @@
 """The refusal decision: does the retrieved evidence answer the question, and which sentences would the answer
 rest on? A component of its own, so that the decision can be measured (`brief eval --tune`,
-scripts/squad_ceiling.py) and replaced without touching retrieval or generation."""
+scripts/bench/squad_ceiling.py) and replaced without touching retrieval or generation."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class RefusalDecision:
         """Everything about a question that needs no model text: the candidates in coverage order, the
         sentences the answer rests on, the answerability model's confidence, and whether to refuse: when the
         evidence lacks the question's words or the kind of answer asked for, or the model's confidence is
-        below its threshold (assistant/answerability.py). `brief eval --tune` and scripts/squad_ceiling.py
+        below its threshold (assistant/answerability.py). `brief eval --tune` and scripts/bench/squad_ceiling.py
         score refusals (and short answers) from it without generating."""
         if not candidates:
             return Decision([], [], ": nothing has been indexed that relates to it", 0.0, {})
@@ -82,7 +82,7 @@ class RefusalDecision:
         self, question: str, turns: list[Turn], candidates: list[Evidence]
     ) -> tuple[list[Coverage], list[Evidence], dict[str, float]]:
         """The candidates in coverage order, the evidence an answer would quote, and the answerability
-        model's inputs (what scripts/train_answerability.py learns from). `candidates` must not be empty."""
+        model's inputs (what scripts/train/train_answerability.py learns from). `candidates` must not be empty."""
         ranked = self.coverage(question, turns, candidates)
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
         top = [c.evidence.chunk.text for c in ranked[: self.evidence_k]]

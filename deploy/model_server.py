@@ -10,9 +10,6 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MODEL_NAME = "smollm2"
 

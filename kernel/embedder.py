@@ -2,7 +2,7 @@
 
 It runs on onnxruntime when set-up has exported the model's installed weights to ONNX (`python -m kernel.embedder`,
 run by scripts/setup): the same vectors as sentence-transformers on torch (cosine 1.0000 on 512 manual
-sentences) at about twice the throughput on this CPU (`scripts/bench_embedder.py`), and without importing torch.
+sentences) at about twice the throughput on this CPU (`scripts/bench/bench_embedder.py`), and without importing torch.
 Without the export, sentence-transformers on torch is used.
 """
 

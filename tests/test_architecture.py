@@ -83,10 +83,10 @@ def test_the_chat_and_the_api_reach_documents_through_the_document_service(graph
 
 
 def test_scripts_and_tests_import_only_public_names():
-    """`scripts/squad_ceiling.py` and the others (and the tests) use the same public names the shells do."""
+    """`scripts/bench/squad_ceiling.py` and the others (and the tests) use the same public names the shells do."""
     root = Path(__file__).resolve().parent.parent
     private = []
-    for path in sorted([*root.glob("scripts/*.py"), *root.glob("deploy/*.py"), *root.glob("tests/*.py")]):
+    for path in sorted([*root.glob("scripts/**/*.py"), *root.glob("deploy/*.py"), *root.glob("tests/*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and within(node.module, *PACKAGES):
                 names = [a.name for a in node.names if a.name.startswith("_")]

@@ -1,13 +1,9 @@
-"""The scale benchmark's report writer, on a small made-up result (the benchmark itself takes minutes)."""
+"""The scale benchmark's report writer (`workbench.scale_report`, used by scripts/bench/bench_scale.py), on a
+small made-up result (the benchmark itself takes minutes)."""
 
-import importlib.util
 import re
 
-from tests.support import ROOT
-
-spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "scripts" / "bench_scale.py")
-bench_scale = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench_scale)
+from workbench import scale_report
 
 
 def size(percent, sentences, index_s, rss, add_one):
@@ -38,10 +34,10 @@ def test_report_plots_each_cost_against_corpus_size(tmp_path):
             size(10, 14_097, 100.0, 1540.0, 0.66),
         ],
     }
-    page = bench_scale.write_report(result, tmp_path / "scale.html").read_text()
+    page = scale_report.write_report(result, tmp_path / "scale.html").read_text()
 
     charts = re.findall(r"<svg .*?</svg>", page, flags=re.S)
-    assert len(charts) == len(bench_scale.CHARTS)
+    assert len(charts) == len(scale_report.CHARTS)
     assert "<script" not in page and "default-src 'none'" in page
     index_chart = next(c for c in charts if 'aria-label="index time"' in c)
     # The three sizes in order of size along the x axis, whatever the order of the runs.
@@ -57,5 +53,5 @@ def test_report_plots_each_cost_against_corpus_size(tmp_path):
 
 
 def test_report_of_one_size(tmp_path):
-    page = bench_scale.render_report({"machine_cpus": 2, "sizes": [size(1, 1_250, 9.0, 700.0, 0.4)]})
-    assert page.count("<svg") == len(bench_scale.CHARTS) and "<polyline" not in page and "1,250" in page
+    page = scale_report.render_report({"machine_cpus": 2, "sizes": [size(1, 1_250, 9.0, 700.0, 0.4)]})
+    assert page.count("<svg") == len(scale_report.CHARTS) and "<polyline" not in page and "1,250" in page

@@ -137,7 +137,7 @@ REAL_PAGES = [
 
 @pytest.mark.parametrize("page", REAL_PAGES, ids=lambda p: p.name)
 def test_real_manual_pages(page):
-    """The issue's corpus (postgresql-doc-15, python3.11-doc unpacked by scripts/bench_scale.py), when present."""
+    """The issue's corpus (postgresql-doc-15, python3.11-doc unpacked by scripts/bench/bench_scale.py), when present."""
     if not page.exists():
         pytest.skip(f"{page} is not unpacked here")
     doc = load_document(page)

@@ -55,12 +55,11 @@ def test_the_reader_beats_the_hand_written_picker_on_held_out_articles():
     """Held-out training articles (never the Normans/Rhine test file), given the right sentence: the hand-written
     picker scored F1 40.3 as written and 33.8 reworded (git show 12339b3:assistant/data/reader.json)."""
     from assistant.reader import short_answer
-    from scripts.train_answerability import held_out
-    from scripts.train_reader import examples
     from workbench.squad import score_squad
+    from workbench.training import held_out, reader_examples
 
     scores: dict[str, list[float]] = {}
-    for e in examples():
+    for e in reader_examples():
         if held_out(e["article"]):
             scores.setdefault(e["group"], []).append(
                 score_squad(short_answer(e["question"], e["sentence"]), e["answers"])[1]

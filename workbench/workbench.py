@@ -205,7 +205,7 @@ def refusal_rates(assistant, cached: list[tuple[QuestionItem, list, list]]) -> d
 def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
     """Search the answerability model's refusal threshold on one half of the items (refusal decisions only,
     no generation), report the trade-off on both halves, and write the best threshold to the configuration
-    file. The shipped threshold was chosen on the training articles (scripts/train_answerability.py); this
+    file. The shipped threshold was chosen on the training articles (scripts/train/train_answerability.py); this
     adapts it to a collection of one's own."""
     from assistant.assistant import Assistant, normalise_history, retrieval_queries
 

@@ -1,7 +1,7 @@
 """Latency of POST /api/ask over the brief's question set, as a client sees it (sequential requests).
 
-    .venv/bin/python scripts/bench_api.py --spawn                      # start a server on a free loopback port
-    .venv/bin/python scripts/bench_api.py --url http://127.0.0.1:8000 --api-key KEY
+    .venv/bin/python scripts/bench/bench_api.py --spawn                      # start a server on a free loopback port
+    .venv/bin/python scripts/bench/bench_api.py --url http://127.0.0.1:8000 --api-key KEY
 
 Prints the median and p95 of the client-side latency and of the server's own `timings.total_s`.
 """
@@ -21,11 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from workbench.evaluation import percentile
 
-from workbench.evaluation import percentile  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "questions" / "brief.jsonl"
 
 SERVER = """

@@ -3,7 +3,7 @@
 from). A reranker can only promote what its candidates hold, so this says how many candidates it needs. The fused
 ranking holds at most `dense_k` + `lexical_k` sentences (per query), whatever the depth asked.
 
-    .venv/bin/python scripts/retrieval_depth.py QUESTIONS.jsonl [--data-dir D] [--depth 100] [--out depth.json]
+    .venv/bin/python scripts/bench/retrieval_depth.py QUESTIONS.jsonl [--data-dir D] [--depth 100] [--out depth.json]
 
 Prints, per ranking, the share of answerable questions whose gold sentence is within the top 1, 5, 10, 20, 50
 and 100, and writes each question's ranks as JSON.
@@ -16,8 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 DEPTHS = (1, 5, 10, 20, 50, 100)
 RANKINGS = ("dense", "lexical", "fused", "answer")

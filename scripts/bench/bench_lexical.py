@@ -3,7 +3,7 @@ removing one document. The old one is the pure-Python BM25 of `assistant/lexical
 with `git show`); the new one is the SQLite FTS5 index. No embedding, no Chroma: files are loaded and split
 into sentences as `brief index` does, and fed to both.
 
-    .venv/bin/python scripts/bench_lexical.py FOLDER_OR_FILE ... [--max-sentences 100000] [--old 2ebf5cb]
+    .venv/bin/python scripts/bench/bench_lexical.py FOLDER_OR_FILE ... [--max-sentences 100000] [--old 2ebf5cb]
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import hashlib
 import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_corpus(paths: list[Path], max_sentences: int):

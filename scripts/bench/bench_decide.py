@@ -2,19 +2,17 @@
 model) timed apart from retrieval, over a question set and an index of seeds/ (or --data-dir, already indexed),
 warm: each question is decided once before the timed rounds. Prints medians and p95s in milliseconds.
 
-    .venv/bin/python scripts/bench_decide.py [--questions questions/brief.jsonl] [--rounds 3]
+    .venv/bin/python scripts/bench/bench_decide.py [--questions questions/brief.jsonl] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """How fast the local model reads a prompt and writes tokens on this machine (llama.cpp's own timings), which
 is what most of an answer's latency comes from.
 
-    .venv/bin/python scripts/bench_model.py [--runs 5]
+    .venv/bin/python scripts/bench/bench_model.py [--runs 5]
 
 Each run sends a different ~200-token prompt built from the brief (so none is served from the prompt cache).
 """
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:

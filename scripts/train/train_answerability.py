@@ -23,7 +23,7 @@ Stages are cached under --cache (retrieval results, then features); a stage that
 stops, and the next run continues it; once both are complete a rerun only fits. On a busy machine one torch
 thread is several times faster than two fighting for the cores:
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python scripts/train_answerability.py \
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python scripts/train/train_answerability.py \
         --data-dir /tmp/train-data --cache /tmp/train-cache --questions 4000
 """
 
@@ -39,22 +39,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kernel.settings import load_settings
+from workbench.training import DATA, PARAPHRASES, SEED, held_out, rewordings
 
-from kernel.settings import load_settings  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / "squad2-dev-train-articles.json"
-PARAPHRASES = ROOT / "benchmarks" / "squad2-train-paraphrases.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
 ANSWERABLE_VETOED = 0.10  # the threshold: the confidence below which this share of answerable training questions falls
 OUTPUT = ROOT / "assistant" / "data" / "answerability.joblib"
-SEED = 0
-HELD_OUT_SHARE = 0.2
-
-
-def held_out(article: str) -> bool:
-    """About a fifth of the articles, fixed by a hash of the title."""
-    return int(hashlib.sha256(article.encode()).hexdigest(), 16) % 100 < 100 * HELD_OUT_SHARE
 
 
 def is_paraphrase(row_id: str) -> bool:
@@ -71,14 +61,6 @@ def paraphrased(items, path: Path = PARAPHRASES) -> list:
         for qid, question in rewordings(path).items()
         if qid in by_id
     ]
-
-
-def rewordings(path: Path = PARAPHRASES) -> dict[str, str]:
-    """SQuAD question id -> its reworded question, from `path` (none when the file is absent)."""
-    if not path.is_file():
-        return {}
-    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
-    return {row["id"]: row["question"] for row in rows}
 
 
 def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:

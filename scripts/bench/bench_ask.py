@@ -2,7 +2,7 @@
 (one loaded Assistant answering the question set, warmed up as `brief serve` warms it: models loaded and the
 indexed sentences pre-read into the prompt cache), over a fresh index of seeds/. Prints medians and p95s.
 
-    .venv/bin/python scripts/bench_ask.py [--cold-runs 3] [--no-prefill]
+    .venv/bin/python scripts/bench/bench_ask.py [--cold-runs 3] [--no-prefill]
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:

@@ -4,10 +4,10 @@ pool of sentences by length, and onnxruntime on an fp32 and an int8 export of th
 the `onnx` package is importable; the export goes to a temporary directory). Prints sentences/s per option and
 how close each option's vectors are to torch's.
 
-    .venv/bin/python scripts/bench_embedder.py [--pages DIR] [--sentences 1024] [--rounds 2]
+    .venv/bin/python scripts/bench/bench_embedder.py [--pages DIR] [--sentences 1024] [--rounds 2]
 
 Sentences are the indexed form (section + sentence) of HTML pages under --pages (default: the unpacked
-PostgreSQL manual of scripts/bench_scale.py), or of README.md when there are none.
+PostgreSQL manual of scripts/bench/bench_scale.py), or of README.md when there are none.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PAGES = Path("/tmp/brief-bench-scale/root/usr/share/doc/postgresql-doc-15/html")
 
 

@@ -1,8 +1,10 @@
 """Time from pressing Enter in the web chat to the first streamed token, and to the full answer, measured in a
 real headless Chromium (Playwright) against `brief serve` running in its own process.
 
-    .venv/bin/python scripts/bench_ui.py                                  # start `brief serve` (fresh index)
-    .venv/bin/python scripts/bench_ui.py --url http://127.0.0.1:7860/     # drive an app that is already running
+    .venv/bin/python -m scripts.bench.bench_ui                                # start `brief serve` (fresh index)
+    .venv/bin/python -m scripts.bench.bench_ui --url http://127.0.0.1:7860/   # drive an app that is already running
+
+Run it from the repository's root, as a module: it uses the tests' browser settings (tests/support.py).
 
 The page itself keeps the clock (performance.now()): the start is the Enter keydown in the question box; the
 first token is the first text in the new answer bubble (for an answer quoted without asking the model, the
@@ -18,13 +20,9 @@ import statistics
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "scripts")]
-
-from bench_api import spawned_server  # noqa: E402
-
-from tests.support import BROWSER_ARGS, CHROMIUM  # noqa: E402
-from workbench.evaluation import percentile  # noqa: E402
+from scripts.bench.bench_api import spawned_server
+from tests.support import BROWSER_ARGS, CHROMIUM
+from workbench.evaluation import percentile
 
 WARM_UP = "What does the brief say about Mali's neighbours?"
 QUESTIONS = [

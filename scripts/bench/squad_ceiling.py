@@ -10,7 +10,7 @@ short answer, which does not depend on the model's text), then reports, per arti
 - the refusal threshold grid: the best overall F1 any threshold on the answerability model's confidence
   reaches, and whether one meets every bar (figures on the test file itself: an upper bound, not a tuning).
 
-    .venv/bin/python scripts/squad_ceiling.py --data-dir /tmp/squad-ceiling
+    .venv/bin/python scripts/bench/squad_ceiling.py --data-dir /tmp/squad-ceiling
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from kernel.settings import load_settings  # noqa: E402
-from workbench.squad import score_squad  # noqa: E402
+from kernel.settings import load_settings
+from workbench.squad import score_squad
 
 BARS = {"f1": 50.0, "has_ans_f1": 35.0, "no_ans_accuracy": 70.0}
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))

@@ -2,8 +2,8 @@
 mixing plain questions, streamed answers read to the end, streams dropped after their first event, and (in one
 more task) uploads and deletes of documents while the questions run.
 
-    .venv/bin/python scripts/load_test.py --spawn                       # start a server on a free loopback port
-    .venv/bin/python scripts/load_test.py --url http://127.0.0.1:8000 --api-key KEY --server-pid PID \\
+    .venv/bin/python scripts/bench/load_test.py --spawn                       # start a server on a free loopback port
+    .venv/bin/python scripts/bench/load_test.py --url http://127.0.0.1:8000 --api-key KEY --server-pid PID \\
         --clients 30 --duration 60
 
 Bounded in time (--duration, plus the requests in flight at the end) and in count (--max-requests). First a
@@ -30,10 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import QUESTIONS, load_questions, spawned_server  # noqa: E402
+from bench_api import QUESTIONS, load_questions, spawned_server
 
-from workbench.evaluation import percentile  # noqa: E402
+from workbench.evaluation import percentile
 
 # What each client does on its turns, in this rotation (offset by the client's number).
 ACTIONS = ("ask", "ask", "stream", "ask", "drop")

@@ -4,12 +4,12 @@ the package (assistant/data/reader.joblib, with reader.json: data, split, figure
 Data: the answerable questions of benchmarks/squad2-dev-train-articles.json (SQuAD 2.0, CC BY-SA 4.0), as written
 and as reworded in benchmarks/squad2-train-paraphrases.jsonl, each with the sentence of its paragraph that holds
 the first gold answer. Every candidate stretch of that sentence is a row, labelled 1 when it equals a gold answer
-under the official SQuAD normalisation. Articles are split as in scripts/train_answerability.py; the held-out
+under the official SQuAD normalisation. Articles are split as in scripts/train/train_answerability.py; the held-out
 fifth is only reported on: the SQuAD F1 and exact match of the new reader's span against the one in the package
 before the run (the first reader was measured against the hand-written picker it replaced: git show
 12339b3:assistant/data/reader.json), both given the right sentence. Never the Normans/Rhine test file.
 
-    OMP_NUM_THREADS=2 .venv/bin/python scripts/train_reader.py
+    OMP_NUM_THREADS=2 .venv/bin/python scripts/train/train_reader.py
 """
 
 from __future__ import annotations
@@ -23,56 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workbench.training import DATA, PARAPHRASES, SEED, held_out, reader_examples  # the same data and split
 
-from train_answerability import DATA, PARAPHRASES, SEED, held_out, rewordings  # noqa: E402  (the same data and split)
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "assistant" / "data" / "reader.joblib"
-
-
-def examples() -> list[dict]:
-    """(article, group, question, sentence, answers) for every answerable question whose first gold answer lies
-    inside one sentence of its paragraph."""
-    from index.chunking import split_sentences
-
-    reworded = rewordings()
-    out = []
-    for article in json.loads(DATA.read_text(encoding="utf-8"))["data"]:
-        title = article["title"].replace("_", " ")
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
-            spans = split_sentences(context)
-            for qa in paragraph["qas"]:
-                if qa["is_impossible"]:
-                    continue
-                first = qa["answers"][0]["text"]
-                start = context.find(first)
-                sentence = next((context[s:e] for s, e in spans if s <= start < e), None)
-                if sentence is None or first not in sentence:
-                    continue
-                answers = [a["text"] for a in qa["answers"]]
-                out.append(
-                    {
-                        "article": title,
-                        "group": "as written",
-                        "question": qa["question"],
-                        "sentence": sentence,
-                        "answers": answers,
-                    }
-                )
-                if qa["id"] in reworded:
-                    out.append(
-                        {
-                            "article": title,
-                            "group": "reworded",
-                            "question": reworded[qa["id"]],
-                            "sentence": sentence,
-                            "answers": answers,
-                        }
-                    )
-    return out
 
 
 def main(argv=None) -> int:
@@ -93,7 +47,7 @@ def main(argv=None) -> int:
         previous = Reader(joblib.load(args.output)) if args.output.is_file() else None
     except (ValueError, KeyError):  # trained on other candidates
         previous = None
-    data = examples()
+    data = reader_examples()
     train = [e for e in data if not held_out(e["article"])]
     test = [e for e in data if held_out(e["article"])]
     xs, ys = [], []
