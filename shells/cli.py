@@ -1,4 +1,5 @@
-"""`brief` command line: index, ask, eval, serve. Each subcommand is a thin shell over index/ and Assistant."""
+"""`brief` command line: index, ask, eval, serve. Each subcommand is a thin shell over the document service
+(`index.documents`), `Assistant` and the evaluation workbench."""
 
 from __future__ import annotations
 
