@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -20,14 +19,12 @@ import numpy as np
 
 from assistant.answers import Evidence
 from assistant.grounding import covered, sentence_coverage
+from assistant.question import Question, negated
 from assistant.reader import best_span
-from assistant.spans import KINDS, WH_WORDS, answer_type, missing_kind
-from kernel.text import STOPWORDS, content_terms, content_words, stem, words
+from assistant.spans import KINDS, missing_kind
+from kernel.text import WH_WORDS, content_terms, content_words, stem, words
 
 MODEL_FILE = "answerability.joblib"
-NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 
 
 @dataclass
@@ -42,17 +39,6 @@ class Coverage:
     missing: list[str]
 
 
-def _proper_names(question: str) -> list[str]:
-    """Capitalised words after the first that are not function words: the names a question is about."""
-    found = [m.group() for m in _CAPITALISED.finditer(question)]
-    first = question.split()[0] if question.split() else ""
-    return [w for w in found if w != first and w.lower() not in STOPWORDS]
-
-
-def _negated(text: str) -> bool:
-    return bool(set(words(text)) & NEGATIONS) or "n't" in text.lower()
-
-
 def _order_agreement(question_terms: Sequence[str], sentence_terms: Sequence[str]) -> float:
     """Share of pairs of question words that the sentence has in the same order (1 with fewer than two)."""
     positions = []
@@ -64,12 +50,10 @@ def _order_agreement(question_terms: Sequence[str], sentence_terms: Sequence[str
     return sum(a < b for a, b in pairs) / len(pairs) if pairs else 1.0
 
 
-def features(
-    question: str, ranked: Sequence[Coverage], evidence: Sequence[Evidence], follow_up: bool
-) -> dict[str, float]:
-    """The classifier's inputs for one question; `ranked` is best coverage first, `evidence` the sentences an
-    answer would quote."""
-    asked = content_words(question, split_hyphens=False)
+def features(question: Question, ranked: Sequence[Coverage], evidence: Sequence[Evidence]) -> dict[str, float]:
+    """The classifier's inputs for one question (a follow-up judged as the question it stands for); `ranked`
+    is best coverage first, `evidence` the sentences an answer would quote."""
+    asked = question.resolved_words
     n = max(1, len(asked))
     best = ranked[0]
     sentence = best.evidence.chunk.text
@@ -79,17 +63,16 @@ def features(
     union = sorted({t for c in ranked for t in c.vocabulary})
     evidence_vocabulary = sorted({t for c in ranked[: len(evidence)] for t in c.vocabulary})
     best_stems = list(best.vocabulary)
-    names = _proper_names(question)
+    names = question.names
     names_missing = [w for w in names if not covered(stem(w.lower()), best_stems)]
-    numbers = _NUMBER.findall(question)
+    numbers = question.numbers
     numbers_missing = [x for x in numbers if x not in sentence]
     new_words = [t for t in content_terms(sentence) if not covered(t, list(asked))]
-    kind = answer_type(question)
+    kind = question.answer_type
     span = best_span(question, evidence[0].chunk.text) if evidence else None
-    first_wh = next((w for w in words(question) if w in WH_WORDS), "")
     out = {
         "question_words": float(len(asked)),
-        "question_tokens": float(len(words(question))),
+        "question_tokens": float(len(question.tokens)),
         "dense_max": dense[0],
         "dense_gap": dense[0] - (dense[1] if len(dense) > 1 else 0.0),
         "best_dense": best.evidence.score,
@@ -108,17 +91,17 @@ def features(
         "numbers_missing": float(len(numbers_missing)),
         "answer_kind_fit": span.kind_fit if span else 0.0,
         "reader_confidence": span.probability if span else 0.0,
-        "answer_kind_absent": float(missing_kind(question, [e.chunk.text for e in evidence]) is not None),
+        "answer_kind_absent": float(missing_kind(kind, [e.chunk.text for e in evidence]) is not None),
         "sentence_new_words": math.log1p(len(new_words)),
         "sentence_tokens": math.log1p(len(words(sentence))),
         "order_agreement": _order_agreement(list(asked), content_terms(sentence)),
-        "question_negated": float(_negated(question)),
-        "negation_mismatch": float(_negated(question) != _negated(sentence)),
-        "follow_up": float(follow_up),
+        "question_negated": float(question.negated),
+        "negation_mismatch": float(question.negated != negated(sentence)),
+        "follow_up": float(question.follow_up),
         "evidence_sentences": float(len(evidence)),
     }
     out |= {f"kind_{k}": float(kind == k) for k in KINDS}
-    out |= {f"wh_{w}": float(first_wh == w) for w in WH_WORDS}
+    out |= {f"wh_{w}": float(question.wh == w) for w in WH_WORDS}
     return out
 
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import PurePosixPath
 
 from assistant.answers import Answer, Citation, Evidence, Timings, Turn
-from assistant.conversation import is_follow_up, referent
 from assistant.grounding import (
     adds_information,
     best_extract,
@@ -19,10 +18,10 @@ from assistant.grounding import (
 )
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
+from assistant.question import Question
 from assistant.reader import confident_short_answer, short_answer
-from assistant.refusal import RefusalDecision
+from assistant.refusal import Decision, RefusalDecision
 from kernel.settings import Settings, load_settings
-from kernel.text import content_terms
 
 # A conservative characters-per-token figure for fitting a prompt to the model's context (English prose runs
 # at ~4 for the bundled model's tokenizer; digits and other scripts at fewer).
@@ -64,15 +63,6 @@ def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) 
                 f"history turn {n} ({turn.role}) is {len(turn.content)} characters long; the limit is {limit}"
             )
     return turns
-
-
-def retrieval_queries(question: str, history: list[Turn]) -> list[str]:
-    """A follow-up ('why does the U.S. care about them?') is searched both alone and together with what the
-    conversation is about, so that what 'them' refers to can be found."""
-    about = referent(history)
-    if about and is_follow_up(question):
-        return [question, f"{about} {question}"]
-    return [question]
 
 
 def document_name(source: str) -> str:
@@ -169,22 +159,28 @@ class Assistant:
         # prompt the slot holds; in sorted order the slot always holds the closest one read so far.
         chunks = sorted(self.store.all_chunks()[:limit], key=lambda c: c.text) if limit > 0 else []
         for done, chunk in enumerate(chunks, start=1):
-            self.chat_model.invoke(self.prompt("", [], [chunk.text]), max_tokens=1)
+            self.chat_model.invoke(self.prompt(Question(""), [chunk.text]), max_tokens=1)
             if progress:
                 progress(done, len(chunks))
         return len(chunks)
 
     # Answering -----------------------------------------------------------------------------------------
+    def analyse(self, question: str, history: Sequence[Turn | dict] | None = None) -> Question:
+        """The question, checked against the limits every door applies, and analysed once for every stage."""
+        return Question.analyse(validate_question(question, self.settings), validate_history(history, self.settings))
+
     def rank(self, question: str, history: Sequence[Turn | dict] | None = None, k: int = 10) -> list[Evidence]:
         """The retrieval ranking the answer is built from (for retrieval metrics), `k` deep."""
-        turns = normalise_history(history)
-        candidates = self.retriever.retrieve(
-            retrieval_queries(question, turns), k=max(k, self.settings.retrieval.coverage_k)
-        )
-        head = [
-            c.evidence for c in self.refusal.coverage(question, turns, candidates[: self.settings.retrieval.coverage_k])
-        ]
-        return (head + candidates[self.settings.retrieval.coverage_k :])[:k]
+        asked = Question.analyse(question, normalise_history(history))
+        coverage_k = self.settings.retrieval.coverage_k
+        candidates = self.retriever.retrieve(asked.queries, k=max(k, coverage_k))
+        head = [c.evidence for c in self.refusal.coverage(asked, candidates[:coverage_k])]
+        return (head + candidates[coverage_k:])[:k]
+
+    def decide(self, question: Question) -> Decision:
+        """Retrieve, then decide: the outcome and the evidence, before any text is written."""
+        candidates = self.retriever.retrieve(question.queries, k=self.settings.retrieval.coverage_k)
+        return self.refusal.decide(question, candidates)
 
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
         answer = None
@@ -198,24 +194,22 @@ class Assistant:
         the streamed text fails the support check, the answer quotes the evidence instead. Evidence of more
         than `max_generated_sources` sentences is quoted without asking the model (no tokens)."""
         started = time.perf_counter()
-        question = validate_question(question, self.settings)
-        turns = validate_history(history, self.settings)
-        candidates = self.retriever.retrieve(retrieval_queries(question, turns), k=self.settings.retrieval.coverage_k)
-        decision = self.refusal.decide(question, turns, candidates)
-        ranked, evidence = decision.ranked, decision.evidence
+        asked = self.analyse(question, history)
+        decision = self.decide(asked)
+        evidence = decision.evidence
         retrieved_at = time.perf_counter()
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
         if decision.refused:
+            refusal = self._refusal(decision)
             timings.total_s = round(time.perf_counter() - started, 4)
-            refusal = self._refusal(decision.reason, candidates, timings)
-            refusal.confidence = decision.confidence
+            refusal.timings = timings
             yield Final(refusal)
             return
 
         pieces: list[str] = []
-        short = self._short_answer(question, evidence)
+        short = self._short_answer(asked, evidence)
         if short is None and len(evidence) <= self.settings.grounding.max_generated_sources:
-            messages = self.prompt(question, turns, [e.chunk.text for e in evidence])
+            messages = self.prompt(asked, [e.chunk.text for e in evidence])
             for chunk in self.chat_model.stream(messages):
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
@@ -223,15 +217,15 @@ class Assistant:
                     yield Token(text)
         generated = "".join(pieces).strip()  # nothing written: the answer quotes the evidence
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
-        answer = self.compose(question, turns, generated, evidence, short)
+        answer = self.compose(asked, generated, evidence, short)
         answer.confidence = decision.confidence
-        answer.retrieved = ranked
+        answer.retrieved = decision.ranked
         answer.tokens_generated = len(pieces)
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         yield Final(answer)
 
-    def prompt(self, question: str, turns: list[Turn], sources: list[str]):
+    def prompt(self, question: Question, sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part
         shared with earlier prompts (system text and first source) comes first and is read from the cache.
         What the conversation is about (`referent`) is kept only when the prompt still fits the model's
@@ -241,23 +235,22 @@ class Assistant:
         numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(sources, start=1))
         system = template("system")
         room = (self.settings.model.llm_context - self.settings.model.max_answer_tokens) * CHARS_PER_TOKEN
-        user = render("answer", sources=numbered, history="", question=question)
-        if about := referent(turns):
-            with_history = render("answer", sources=numbered, history=f"Earlier question: {about}\n", question=question)
+        user = render("answer", sources=numbered, history="", question=question.text)
+        if about := question.about:
+            earlier = f"Earlier question: {about}\n"
+            with_history = render("answer", sources=numbered, history=earlier, question=question.text)
             if len(system) + len(with_history) <= room:
                 user = with_history
         return [SystemMessage(system), HumanMessage(user)]
 
-    def _short_answer(self, question: str, evidence: list[Evidence]) -> str | None:
+    def _short_answer(self, question: Question, evidence: list[Evidence]) -> str | None:
         """The span of the best evidence sentence that answers a question for a name, place, date or number,
         when one stands out (`short_answers`): it is the answer, without asking the model."""
         if not self.settings.grounding.short_answers or not evidence:
             return None
         return confident_short_answer(question, evidence[0].chunk.text)
 
-    def compose(
-        self, question: str, turns: list[Turn], generated: str, evidence: list[Evidence], short: str | None = None
-    ) -> Answer:
+    def compose(self, question: Question, generated: str, evidence: list[Evidence], short: str | None = None) -> Answer:
         """The answer, first of all: the short answer when there is a confident one, else the model's text
         when it passes the support checks, else the evidence quoted whole, naming its document."""
         texts = [e.chunk.text for e in evidence]
@@ -273,15 +266,14 @@ class Assistant:
                     retrieved=evidence,
                 )
         verdicts, supported = verify_answer(generated, texts, self.settings.grounding.support_threshold)
-        earlier = [t.content for t in turns if t.role == "user"]
-        needed = best_extract(content_terms(question), texts)  # what a quoted answer would need
+        needed = best_extract(question.terms, texts)  # what a quoted answer would need
         cited_anywhere = {n for _, cited, _ in verdicts for n in cited}
         usable = (
             supported
             and not is_non_answer(generated)
-            and adds_information(generated, question, earlier)
+            and adds_information(generated, question.text, question.earlier)
             and all(i + 1 in cited_anywhere for i in needed)
-            and completeness(generated, texts[0], question) >= self.settings.grounding.completeness
+            and completeness(generated, texts[0], question.text) >= self.settings.grounding.completeness
         )
         if usable:
             parts = [(sentence, cited) for sentence, cited, _ in verdicts]
@@ -322,13 +314,24 @@ class Assistant:
             score=ev.score,
         )
 
-    @staticmethod
-    def _refusal(reason: str, evidence: list[Evidence], timings: Timings) -> Answer:
+    def _refusal(self, decision: Decision) -> Answer:
+        """An unsure decision shows the closest passages and says the documents do not state it directly;
+        with nothing relevant indexed, a plain refusal. Counted as refusals either way."""
+        if decision.outcome == "closest":
+            closest = decision.ranked[:2]
+            quotes = " ".join(f"“{' '.join(e.quote.split())}” [{n}]" for n, e in enumerate(closest, start=1))
+            return Answer(
+                answer=render("closest", quotes=quotes),
+                refused=True,
+                citations=[self._citation(n, e) for n, e in enumerate(closest, start=1)],
+                confidence=decision.confidence,
+                mode="closest",
+                retrieved=decision.ranked,
+            )
         return Answer(
-            answer=render("refusal", reason=reason),
+            answer=template("refusal"),
             refused=True,
-            citations=[],
-            timings=timings,
+            confidence=decision.confidence,
             mode="refused",
-            retrieved=evidence,
+            retrieved=decision.ranked,
         )

@@ -46,11 +46,6 @@ def covered(term: str, vocabulary: Sequence[str]) -> bool:
     return any(stems_match(term, v) for v in vocabulary)
 
 
-def allowed_uncovered(n_terms: int, share: float = 0.25) -> int:
-    """Long questions carry phrasing words; a share of their words beyond the first may go unmatched."""
-    return max(0, int((n_terms - 1) * share + 1e-9))
-
-
 def sentence_coverage(
     question_words: dict[str, str],
     sentence_words: dict[str, str],

@@ -17,8 +17,9 @@ from importlib import resources
 
 import numpy as np
 
-from assistant.spans import BREAKS, KINDS, TOKEN, WH_WORDS, answer_type, is_asked, is_date, is_number, kind_score
-from kernel.text import STOPWORDS, stem
+from assistant.question import Question
+from assistant.spans import BREAKS, KINDS, TOKEN, is_asked, is_date, is_number, kind_score
+from kernel.text import STOPWORDS, WH_WORDS
 
 MODEL_FILE = "reader.joblib"
 MAX_TOKENS = 10
@@ -56,7 +57,6 @@ AFTER = ("and", "of", "in", "was", "is", "who", "which", "that", "to", "for", "o
 JOINERS = frozenset(
     ["of", "the", "de", "du", "la", "le", "von", "van", "der", "den", "al", "bin", "da", "di", "y", "&"]
 )
-_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b")
 _CURRENCY = re.compile(r"^[~$£€]")
 
 
@@ -67,20 +67,11 @@ class Span:
     kind_fit: float  # how well it fits the kind of answer asked for (assistant/spans.py's scale)
 
 
-def _question_view(question: str) -> tuple[list[str], str, str]:
-    stems = [stem(w.lower()) for w in re.findall(r"\w+", question) if w.lower() not in STOPWORDS]
-    wh = _WH.search(question.lower())
-    first = wh.group() if wh else ""
-    first = {"whom": "who", "whose": "who"}.get(first, first)
-    return stems, answer_type(question), first
-
-
-def candidates(question: str, sentence: str) -> tuple[list[re.Match], list[tuple[int, int]], np.ndarray]:
+def candidates(question: Question, sentence: str) -> tuple[list[re.Match], list[tuple[int, int]], np.ndarray]:
     """The sentence's tokens, the candidate stretches (first, last token) and their features (one row each)."""
-    stems, kind, wh = _question_view(question)
-    question_words = re.findall(r"\w+", question.lower())
-    said = set(question_words)
-    last_said = question_words[-1] if question_words else ""
+    stems, kind, wh = question.terms, question.answer_type, question.wh
+    said = set(question.tokens)
+    last_said = question.tokens[-1] if question.tokens else ""
     matches = list(TOKEN.finditer(sentence))
     tokens = [m.group() for m in matches]
     n = len(tokens)
@@ -188,7 +179,7 @@ def _signed(first: int, last: int, anchor: int | None) -> float:
 
 @functools.cache
 def _feature_count() -> int:
-    return candidates("Who is it?", "Alpha beta.")[2].shape[1]
+    return candidates(Question.analyse("Who is it?"), "Alpha beta.")[2].shape[1]
 
 
 class Reader:
@@ -200,7 +191,7 @@ class Reader:
         self.model = bundle["model"]
         self.provenance = bundle.get("provenance", {})
 
-    def best(self, question: str, sentence: str) -> Span | None:
+    def best(self, question: Question, sentence: str) -> Span | None:
         """The most likely answering stretch of `sentence`, or None when it has no candidate."""
         matches, spans, x = candidates(question, sentence)
         if not spans:
@@ -210,7 +201,7 @@ class Reader:
         first, last = spans[k]
         text = sentence[matches[first].start() : matches[last].end()].strip()
         words = [m.group() for m in matches[first : last + 1]]
-        return Span(text, float(p[k]), kind_score(words, answer_type(question)))
+        return Span(text, float(p[k]), kind_score(words, question.answer_type))
 
 
 @functools.cache
@@ -222,21 +213,21 @@ def load_reader() -> Reader:
 
 
 @functools.lru_cache(maxsize=1024)
-def best_span(question: str, sentence: str) -> Span | None:
+def best_span(question: Question, sentence: str) -> Span | None:
     """The package reader's span, remembered: the refusal decision and the short answer ask for the same one."""
     return load_reader().best(question, sentence)
 
 
-def short_answer(question: str, sentence: str) -> str:
+def short_answer(question: Question, sentence: str) -> str:
     """The reader's answering stretch of `sentence`, or the whole sentence when it has none."""
     span = best_span(question, sentence)
     return span.text if span else sentence.strip()
 
 
-def confident_short_answer(question: str, sentence: str) -> str | None:
+def confident_short_answer(question: Question, sentence: str) -> str | None:
     """The short answer when it can stand alone: the question asks for a person, place, name, date or number
     and the reader's stretch is of that kind and says less than the whole sentence; None otherwise."""
-    if answer_type(question) == "any":
+    if question.answer_type == "any":
         return None
     span = best_span(question, sentence)
     return span.text if span and span.kind_fit >= 1.0 and span.text != sentence.strip() else None

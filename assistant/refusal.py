@@ -10,33 +10,37 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerability import Coverage, features
-from assistant.answers import Evidence, Turn
-from assistant.conversation import is_follow_up, referent
-from assistant.grounding import allowed_uncovered, best_extract, covered, sentence_coverage
-from assistant.spans import missing_kind
+from assistant.answers import Evidence
+from assistant.grounding import best_extract, covered, sentence_coverage
+from assistant.question import Question
 from kernel.settings import GroundingSettings
-from kernel.text import content_terms, content_words
+from kernel.text import content_words
 from kernel.types import Chunk
+
+OUTCOMES = ("answer", "closest", "nothing")
 
 
 @dataclass
 class Decision:
-    """What retrieval decided before any text is written: `reason` is None unless the question is refused."""
+    """What retrieval decided before any text is written. `outcome` is one of OUTCOMES: 'answer' (the model
+    is confident the evidence answers it), 'closest' (unsure, but related passages exist: they are shown, and
+    the brief is said not to state it directly) or 'nothing' (nothing relevant is indexed)."""
 
     ranked: list[Evidence]
     evidence: list[Evidence]
-    reason: str | None
+    outcome: str
     confidence: float  # P(the candidates answer the question), from the answerability model
     features: dict[str, float]  # what the model saw
 
     @property
     def refused(self) -> bool:
-        return self.reason is not None
+        return self.outcome != "answer"
 
 
 class RefusalDecision:
-    """Ranks the retrieved candidates by how much of the question each covers and decides whether to refuse:
-    rules on relevance, coverage and the kind of answer asked for, then the learned veto."""
+    """Ranks the retrieved candidates by how much of the question each covers, and decides from one learned,
+    calibrated model whether they answer it: no rule on words stands in front of it (its signals are the
+    model's inputs). Relevance only tells an unsure 'closest passages' from a plain 'nothing relevant'."""
 
     def __init__(
         self,
@@ -51,46 +55,38 @@ class RefusalDecision:
         self.previous = previous  # the sentence before a chunk in its document, if any
         self._word_vectors: dict[str, np.ndarray] = {}
 
-    def decide(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> Decision:
+    @property
+    def threshold(self) -> float:
+        """Answer at or above this confidence: the setting, else the operating point chosen with the model."""
+        configured = self.grounding.refusal_threshold
+        return self.answerability.threshold if configured is None else configured
+
+    def decide(self, question: Question, candidates: list[Evidence]) -> Decision:
         """Everything about a question that needs no model text: the candidates in coverage order, the
-        sentences the answer rests on, the answerability model's confidence, and whether to refuse: when the
-        evidence lacks the question's words or the kind of answer asked for, or the model's confidence is
-        below its threshold (assistant/answerability.py). `brief eval --tune` and scripts/bench/squad_ceiling.py
-        score refusals (and short answers) from it without generating."""
+        sentences the answer rests on, the answerability model's confidence, and the outcome.
+        `brief eval --tune` scores outcomes (and short answers) from it without generating."""
         if not candidates:
-            return Decision([], [], ": nothing has been indexed that relates to it", 0.0, {})
-        ranked, evidence, values = self.assess(question, turns, candidates)
-        # A question for a date or a number is not answered by sentences that hold none, whatever else they share.
-        kind = missing_kind(question, [e.chunk.text for e in evidence])
-        confidence = 0.0 if kind else round(self.answerability.probability(values), 4)
-        threshold = self.grounding.refusal_threshold
-        asked = content_words(question, split_hyphens=False)
-        reason = None
-        if max(e.score for e in candidates) < self.grounding.min_relevance:
-            reason = ""
-        elif len(ranked[0].missing) > allowed_uncovered(len(asked), self.grounding.uncovered_share):
-            reason = f" (nothing on: {', '.join(ranked[0].missing)})"
-        elif kind:
-            reason = f" (the closest passages hold no {kind})"
-        elif not values["follow_up"] and confidence < (
-            self.answerability.threshold if threshold is None else threshold
-        ):  # the model learned from standalone questions: a follow-up is left to the rules above
-            reason = " (the closest passages do not seem to answer it)"
-        return Decision([c.evidence for c in ranked], evidence, reason, confidence, values)
+            return Decision([], [], "nothing", 0.0, {})
+        ranked, evidence, values = self.assess(question, candidates)
+        confidence = round(self.answerability.probability(values), 4)
+        if confidence >= self.threshold:
+            outcome = "answer"
+        elif max(e.score for e in candidates) >= self.grounding.min_relevance:
+            outcome = "closest"
+        else:
+            outcome = "nothing"
+        return Decision([c.evidence for c in ranked], evidence, outcome, confidence, values)
 
     def assess(
-        self, question: str, turns: list[Turn], candidates: list[Evidence]
+        self, question: Question, candidates: list[Evidence]
     ) -> tuple[list[Coverage], list[Evidence], dict[str, float]]:
         """The candidates in coverage order, the evidence an answer would quote, and the answerability
         model's inputs (what scripts/train/train_answerability.py learns from). `candidates` must not be empty."""
-        ranked = self.coverage(question, turns, candidates)
+        ranked = self.coverage(question, candidates)
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
         top = [c.evidence.chunk.text for c in ranked[: self.evidence_k]]
-        evidence = [ranked[i].evidence for i in best_extract(content_terms(question), top)]
-        # A follow-up is judged as the question it stands for: what the conversation is about, then it.
-        about = referent(turns) if is_follow_up(question) else ""
-        resolved = f"{about} {question}" if about else question
-        return ranked, evidence, features(resolved, ranked, evidence, bool(about))
+        evidence = [ranked[i].evidence for i in best_extract(question.terms, top)]
+        return ranked, evidence, features(question, ranked, evidence)
 
     @property
     def answerability(self):
@@ -99,15 +95,15 @@ class RefusalDecision:
 
         return load_model()
 
-    def coverage(self, question: str, turns: list[Turn], candidates: list[Evidence]) -> list[Coverage]:
+    def coverage(self, question: Question, candidates: list[Evidence]) -> list[Coverage]:
         """The candidates, those containing the most of the question's words first (ties keep the retrieval
         order), each with the question words it lacks. A sentence's words include its section, the sentence
         before it ("This move ...", "The country ..." continue it) and, for a follow-up, the previous
         question."""
         from index.pipeline import embedding_text
 
-        asked = content_words(question, split_hyphens=False)
-        context = content_words(referent(turns))
+        asked = question.words
+        context = question.context_words
         similar = self.similarity(list(asked.values()), candidates)
         found = []
         for position, e in enumerate(candidates):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from kernel.text import STOPWORDS, stem, stems_match
+from kernel.text import STOPWORDS, WH_ALIASES, WH_WORDS, stem, stems_match
 
 TOKEN = re.compile(r"(?:[A-Z]\.){2,}|[~$£€]?\w+(?:[-'’.,/–]\w+)*%?|[^\w\s]")  # "U.S." is one token
 BREAKS = set(',;:()[]"“”!?') | {"—", "–"}
@@ -56,8 +56,7 @@ _NUMBER_WORDS = set(
     ]
 )
 KINDS = ("number", "date", "person", "place", "name", "any")  # what answer_type can say
-WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
-_WH = re.compile(r"\b(who|whom|whose|when|where|what|which|how)\b")
+_WH = re.compile(r"\b(" + "|".join([*WH_WORDS, *WH_ALIASES]) + r")\b")
 _KINDS = [  # what the question's first wh-word, with the words after it, asks for
     (
         "number",
@@ -84,7 +83,7 @@ def answer_type(question: str) -> str:
     was conquered?' asks for a person, not a date."""
     q = question.lower()
     wh = _WH.search(q)
-    if wh is None:
+    if wh is None or wh.group() == "why":
         return "any"
     for kind, pattern in _KINDS:
         if pattern.match(q, wh.start()):
@@ -120,10 +119,10 @@ def is_asked(token: str, question_stems: list[str]) -> bool:
     return any(stems_match(stem(p), q) for p in parts for q in question_stems)
 
 
-def missing_kind(question: str, sentences: list[str]) -> str | None:
-    """'date' or 'number' when the question asks for one ('When ...?', 'How many ...?') and none of the
-    sentences holds one: they may share the question's words, but they do not answer it."""
-    kind = answer_type(question)
+def missing_kind(kind: str, sentences: list[str]) -> str | None:
+    """'date' or 'number' when the question asks for one (`kind`, from answer_type: 'When ...?', 'How many
+    ...?') and none of the sentences holds one: they may share the question's words, but they do not answer
+    it."""
     if kind not in {"date", "number"}:
         return None
     has_kind = is_number if kind == "number" else is_date

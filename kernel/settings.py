@@ -105,9 +105,6 @@ class GroundingSettings(BaseModel):
         "the checks (README, Configuration: measured at commit 184064c); raise it for a bigger model.",
     )
     min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
-    uncovered_share: float = Field(
-        0.25, ge=0, le=1, description="Share of a long question's words (beyond the first) that may go unmatched."
-    )
     refusal_threshold: float | None = Field(
         None,
         ge=0,

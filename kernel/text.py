@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
+# A word: letters and digits of any script, joined by hyphens, apostrophes or underscores ("pg_dump", "don't",
+# "military-led"); or an abbreviation of single letters with dots ("U.S.", "e.g."), read without its dots, so
+# that a user who types "us" finds "U.S.".
+_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W_]+(?:[-'’_][^\W_]+)*")
+_ABBREVIATION = re.compile(r"(?:[^\W\d_]\.){2,}")
+
+# The question words, one table: each maps to the word it asks as ("whom", "whose": "who").
+WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
+WH_ALIASES = {"whom": "who", "whose": "who"}
 
 # English function words, plus the words that frame a question rather than carry its content.
 STOPWORDS = frozenset(
@@ -263,16 +271,24 @@ _SUFFIXES = (
 
 
 def words(text: str, split_hyphens: bool = True) -> list[str]:
-    """Lower-cased word tokens (hyphenated words kept whole and, if asked, also split)."""
+    """Lower-cased word tokens, the one tokenizer every stage uses: hyphenated words kept whole and, if
+    asked, also split; a possessive 's dropped; an abbreviation's dots dropped ("U.S." is "us")."""
     out = []
     for match in _WORD.finditer(text):
         token = match.group().lower().replace("’", "'")
+        if _ABBREVIATION.fullmatch(token):
+            token = token.replace(".", "")
         if token.endswith("'s"):
             token = token[:-2]
         out.append(token)
         if split_hyphens and "-" in token:
             out.extend(part for part in token.split("-") if len(part) > 2)
     return out
+
+
+def first_wh(tokens: list[str]) -> str:
+    """The first question word among `tokens` (as `words` gives them), by what it asks as; '' if none."""
+    return next((WH_ALIASES.get(t, t) for t in tokens if t in WH_WORDS or t in WH_ALIASES), "")
 
 
 def stem(word: str) -> str:

@@ -202,7 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=os.environ.get("BRIEF_API_KEY"), help="its API key (or BRIEF_API_KEY)")
     p.add_argument("--out", type=Path, default=Path("eval-out"))
     p.add_argument("--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="show what changed between reports")
-    p.add_argument("--tune", action="store_true", help="tune refusal thresholds on half the items; write config")
+    p.add_argument("--split", choices=("dev", "test"), help="only the items of this split of a split question set")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="choose the confidence threshold by questions handled right on the dev split (else half the items); "
+        "report the other part and write the threshold to the config",
+    )
     p.add_argument("--gate", type=Path, help="TOML of metric thresholds; exit 1 if the run falls below them")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)

@@ -32,7 +32,6 @@ def test_a_model_trained_on_other_features_is_refused():
 
 
 def test_decide_gives_the_confidence_and_the_model_vetoes_below_the_threshold(assistant):
-    from assistant.assistant import retrieval_queries
 
     question = "Which country has Mali shifted its security partnerships towards?"
     candidates = assistant.retriever.retrieve(

@@ -52,8 +52,7 @@ def test_ask_cites_the_brief(client):
 def test_ask_refuses_what_the_brief_does_not_cover(client):
     result = client.predict("What is Mali's population?", api_name="/ask")
     assert result["refused"] is True
-    assert result["citations"] == []
-    assert "does not cover" in result["answer"]
+    assert result["answer"].startswith("The documents do not")
 
 
 def test_ask_takes_history_as_json(client):

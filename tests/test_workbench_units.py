@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.spans import missing_kind
+from assistant.spans import answer_type, missing_kind
 from kernel.settings import GroundingSettings
 from workbench.evaluation import QuestionItem, compare, score_item, summarise
 from workbench.reports import diff_reports, render_html, render_markdown
@@ -122,8 +122,9 @@ def test_write_toml_values_keeps_other_settings(tmp_path):
 
 def test_a_question_for_a_date_or_number_is_not_answered_by_sentences_without_one():
     flooded = ["The river flooded the valley and the town."]
-    assert missing_kind("When did the river flood the valley?", flooded) == "date"
-    assert missing_kind("When did the river flood the valley?", ["In May 1995 the river flooded the valley."]) is None
-    assert missing_kind("How many towns did the river flood?", flooded) == "number"
-    assert missing_kind("How many towns did the river flood?", ["The river flooded several towns."]) is None
-    assert missing_kind("What did the river flood?", flooded) is None
+    when, how_many = answer_type("When did the river flood the valley?"), answer_type("How many towns flooded?")
+    assert missing_kind(when, flooded) == "date"
+    assert missing_kind(when, ["In May 1995 the river flooded the valley."]) is None
+    assert missing_kind(how_many, flooded) == "number"
+    assert missing_kind(how_many, ["The river flooded several towns."]) is None
+    assert missing_kind(answer_type("What did the river flood?"), flooded) is None

@@ -20,6 +20,7 @@ RETRIEVAL_KS = (1, 3, 5, 10)
 
 class QuestionItem(BaseModel):
     id: str
+    split: str = ""  # "dev" (tune on it) or "test" (only scored), for sets that are split
     question: str
     history: list[str] = []
     answerable: bool
@@ -142,6 +143,42 @@ def score_item(item: QuestionItem, result: dict, ranked: list[dict], read_source
     return scores
 
 
+def answered_right(row: dict) -> bool:
+    """Whether a row's answer, if it is given, handles the question right: an answerable question answered
+    correctly and cited (scored from a run that answered it), never an unanswerable one."""
+    return bool(row["answerable"] and not row["refused"] and row["scores"]["correct"])
+
+
+def operating_curve(rows: list[dict], thresholds) -> list[dict]:
+    """For each confidence threshold, from rows of a run that answered every question: the share of questions
+    handled right when only those at or above it are answered (the objective), and the risk–coverage pair:
+    the share answered and how many of those answers are right."""
+    curve = []
+    for threshold in thresholds:
+        answered = [r for r in rows if r["confidence"] >= threshold]
+        right = sum(answered_right(r) for r in answered) + sum(
+            not r["answerable"] for r in rows if r["confidence"] < threshold
+        )
+        curve.append(
+            {
+                "threshold": threshold,
+                "handled_right": round(right / len(rows), 4) if rows else None,
+                "coverage": round(len(answered) / len(rows), 4) if rows else None,
+                "precision": round(sum(answered_right(r) for r in answered) / len(answered), 4) if answered else None,
+            }
+        )
+    return curve
+
+
+def best_operating_point(curve: list[dict]) -> dict:
+    """The threshold that handles the most questions right; of equals, the one nearest the middle of its
+    plateau (the lowest and highest that tie), so that it does not sit on an edge of the data."""
+    best = max(c["handled_right"] for c in curve)
+    tied = [c for c in curve if c["handled_right"] == best]
+    middle = (tied[0]["threshold"] + tied[-1]["threshold"]) / 2
+    return min(tied, key=lambda c: abs(c["threshold"] - middle))
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -172,6 +209,7 @@ def summarise(rows: list[dict]) -> dict:
         "items": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
+        "handled_right": share(rows, "correct"),
         "answerable_correct": share(answerable, "correct"),
         "unanswerable_refused": share(unanswerable, "correct"),
         "fact_recall": score(answerable, "fact_recall"),
@@ -282,6 +320,7 @@ def evaluate(
                         "short_answer": answer.short_answer,
                         "refused": answer.refused,
                         "mode": answer.mode,
+                        "confidence": answer.confidence,
                         "citations": result["citations"],
                         "latency_s": round(latency, 4),
                         "timings": result["timings"],
@@ -318,6 +357,7 @@ def format_summary(summary: dict) -> str:
 
     lines = [
         f"items                {summary['items']} ({summary['answerable']} answerable, {summary['unanswerable']} not)",
+        f"handled right        {pct(summary.get('handled_right'))}   (answerable: right and cited; unanswerable: refused)",
         f"answerable correct   {pct(summary['answerable_correct'])}   (all facts present and a gold passage cited)",
         f"unanswerable refused {pct(summary['unanswerable_refused'])}",
         f"fact recall          {pct(summary['fact_recall'])}",

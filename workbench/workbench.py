@@ -13,10 +13,12 @@ from kernel.settings import Settings
 from workbench.evaluation import (
     QuestionItem,
     SourceReader,
+    best_operating_point,
     compare,
     evaluate,
     format_summary,
     load_questions,
+    operating_curve,
     summarise,
 )
 from workbench.reports import diff_reports, write_reports
@@ -103,11 +105,15 @@ def run(args, settings: Settings) -> int:
         )
     else:
         items = load_questions(args.questions)
+        if args.split:
+            items = [i for i in items if i.split == args.split]
+            if not items:
+                raise WorkbenchError(f"{args.questions} has no items in a {args.split!r} split")
         if args.limit:
             from workbench.squad import sample as pick
 
             items = pick(items, args.limit, args.seed)
-        dataset = str(args.questions)
+        dataset = str(args.questions) + (f" ({args.split} split)" if args.split else "")
     if args.tune:
         return tune(args, settings, items)
 
@@ -171,11 +177,15 @@ def gate(summary: dict, path: Path, section: str) -> int:
 
 
 # Threshold tuning ---------------------------------------------------------------------------------------
-REFUSAL_THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(2, 19))
+THRESHOLD_GRID = tuple(round(0.02 * i, 2) for i in range(51))
 
 
 def split(items: list[QuestionItem]) -> tuple[list[QuestionItem], list[QuestionItem]]:
-    """A fixed half/half split by a hash of each id: tune on one half, report on the other."""
+    """Tune on the set's dev split and report on its test split (the items' `split`); a set that is not split
+    is halved by a hash of each id."""
+    dev, test = [i for i in items if i.split == "dev"], [i for i in items if i.split == "test"]
+    if dev and test:
+        return dev, test
 
     def half(item):
         return int(hashlib.sha256(item.id.encode()).hexdigest(), 16) % 2
@@ -183,73 +193,53 @@ def split(items: list[QuestionItem]) -> tuple[list[QuestionItem], list[QuestionI
     return [i for i in items if half(i) == 0], [i for i in items if half(i) == 1]
 
 
-def refusal_rates(assistant, cached: list[tuple[QuestionItem, list, list]]) -> dict:
-    answered_ok = refused_ok = n_ans = n_unans = 0
-    for item, turns, candidates in cached:
-        refused = assistant.refusal.decide(item.question, turns, candidates).refused
-        if item.answerable:
-            n_ans += 1
-            answered_ok += not refused
-        else:
-            n_unans += 1
-            refused_ok += refused
-    answered = answered_ok / n_ans if n_ans else 1.0
-    refused = refused_ok / n_unans if n_unans else 1.0
-    return {
-        "answerable_answered": round(answered, 4),
-        "unanswerable_refused": round(refused, 4),
-        "balanced_accuracy": round((answered + refused) / 2, 4),
-    }
+def answer_everything(settings: Settings, items: list[QuestionItem], progress: bool) -> list[dict]:
+    """Every item asked with no threshold (each question answered, with its confidence), and scored: the rows
+    an operating point is chosen from."""
+    from assistant.assistant import Assistant
+
+    assistant = Assistant(settings.replace(refusal_threshold=0.0))
+    if assistant.documents.is_empty():
+        raise WorkbenchError("nothing is indexed yet; run `brief index` first")
+    rows, _ = evaluate(
+        {"brief": assistant},
+        items,
+        SourceReader(assistant.documents.texts()),
+        None,
+        progress,
+        settings.grounding.support_threshold,
+    )
+    return rows["brief"]
 
 
 def tune(args, settings: Settings, items: list[QuestionItem]) -> int:
-    """Search the answerability model's refusal threshold on one half of the items (refusal decisions only,
-    no generation), report the trade-off on both halves, and write the best threshold to the configuration
-    file. The shipped threshold was chosen on the training articles (scripts/train/train_answerability.py); this
-    adapts it to a collection of one's own."""
-    from assistant.assistant import Assistant, normalise_history, retrieval_queries
-
+    """Choose the confidence below which the assistant does not answer, by the product's objective: questions
+    handled right (answerable: answered right and cited; unanswerable: not answered). Chosen on the dev half,
+    reported on the other half with the risk–coverage curve (share answered, share of answers right), and
+    written to the configuration file. The shipped threshold was chosen the same way on the brief's users' dev
+    split (scripts/train/train_answerability.py); this adapts it to a collection and its questions of one's own."""
     tune_items, held_out = split(items)
     if not tune_items or not held_out:
         raise WorkbenchError("tuning needs at least two items")
-    assistant = Assistant(settings)
-    if assistant.documents.is_empty():
-        raise WorkbenchError("nothing is indexed yet; run `brief index` first")
-
-    def cache(group):
-        out = []
-        for item in group:
-            turns = normalise_history([{"role": "user", "content": h} for h in item.history])
-            candidates = assistant.retriever.retrieve(
-                retrieval_queries(item.question, turns), k=settings.retrieval.coverage_k
-            )
-            out.append((item, turns, candidates))
-        return out
-
-    tune_cache, held_cache = cache(tune_items), cache(held_out)
-    curve = []
-    for threshold in REFUSAL_THRESHOLD_GRID:
-        assistant.settings = settings.replace(refusal_threshold=threshold)
-        curve.append(
-            {"refusal_threshold": threshold}
-            | {"tune": refusal_rates(assistant, tune_cache), "held_out": refusal_rates(assistant, held_cache)}
-        )
-    best = max(curve, key=lambda c: (c["tune"]["balanced_accuracy"], -abs(c["refusal_threshold"] - 0.5)))
+    rows = answer_everything(settings, tune_items + held_out, not args.quiet)
+    tune_ids = {i.id for i in tune_items}
+    tuned = operating_curve([r for r in rows if r["id"] in tune_ids], THRESHOLD_GRID)
+    reported = operating_curve([r for r in rows if r["id"] not in tune_ids], THRESHOLD_GRID)
+    best = best_operating_point(tuned)
     print(f"tuned on {len(tune_items)} items, reported on {len(held_out)} held-out items")
-    print("threshold | tune: answered refused | held-out: answered refused")
-    for c in curve:
-        mark = " <- chosen" if c is best else ""
-        t, h = c["tune"], c["held_out"]
+    print("threshold | tune: handled right  answered  precision | held-out: handled right  answered  precision")
+    for t, h in zip(tuned, reported, strict=True):
+        mark = " <- chosen" if t is best else ""
         print(
-            f"{c['refusal_threshold']:<9} | {t['answerable_answered']:>14.3f} {t['unanswerable_refused']:>7.3f} | "
-            f"{h['answerable_answered']:>18.3f} {h['unanswerable_refused']:>7.3f}{mark}"
+            f"{t['threshold']:<9} | {t['handled_right']:>19.3f} {t['coverage']:>9.3f} {t['precision'] or 0:>10.3f} | "
+            f"{h['handled_right']:>23.3f} {h['coverage']:>9.3f} {h['precision'] or 0:>10.3f}{mark}"
         )
     config = Path(args.config or "brief.toml")
-    chosen = {"refusal_threshold": best["refusal_threshold"]}
-    write_toml_values(config, chosen)
+    write_toml_values(config, {"refusal_threshold": best["threshold"]})
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "tune.json").write_text(json.dumps({"chosen": best, "curve": curve}, indent=2), encoding="utf-8")
-    print(f"wrote refusal_threshold={best['refusal_threshold']} to {config}; curve in {args.out / 'tune.json'}")
+    curve = {"chosen": best, "tune": tuned, "held_out": reported}
+    (args.out / "tune.json").write_text(json.dumps(curve, indent=2), encoding="utf-8")
+    print(f"wrote refusal_threshold={best['threshold']} to {config}; curve in {args.out / 'tune.json'}")
     return 0
 
 

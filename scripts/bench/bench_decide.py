@@ -23,7 +23,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
-    from assistant.assistant import normalise_history, retrieval_queries
+    from assistant.assistant import normalise_history
+    from assistant.question import Question
     from index.pipeline import index_paths
     from workbench.evaluation import load_questions, percentile
 
@@ -35,19 +36,20 @@ def main() -> None:
     items = load_questions(args.questions)
     prepared = []
     for item in items:
-        turns = normalise_history([{"role": "user", "content": h} for h in item.history])
-        prepared.append((item.question, turns, retrieval_queries(item.question, turns)))
-    for question, turns, queries in prepared:  # warm: embedder, word vectors, the model file
+        prepared.append(
+            Question.analyse(item.question, normalise_history([{"role": "user", "content": h} for h in item.history]))
+        )
+    for question in prepared:  # warm: embedder, word vectors, the model file
         assistant.refusal.decide(
-            question, turns, assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k)
+            question, assistant.retriever.retrieve(question.queries, k=settings.retrieval.coverage_k)
         )
     retrieve_ms, decide_ms = [], []
     for _ in range(args.rounds):
-        for question, turns, queries in prepared:
+        for question in prepared:
             started = time.perf_counter()
-            candidates = assistant.retriever.retrieve(queries, k=settings.retrieval.coverage_k)
+            candidates = assistant.retriever.retrieve(question.queries, k=settings.retrieval.coverage_k)
             retrieved = time.perf_counter()
-            assistant.refusal.decide(question, turns, candidates)
+            assistant.refusal.decide(question, candidates)
             decide_ms.append(1000 * (time.perf_counter() - retrieved))
             retrieve_ms.append(1000 * (retrieved - started))
     for name, values in [("retrieve", retrieve_ms), ("decide", decide_ms)]:

@@ -72,7 +72,8 @@ def needed_point(rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> int:
-    from assistant.assistant import Assistant, retrieval_queries
+    from assistant.assistant import Assistant
+    from assistant.question import Question
     from assistant.reader import short_answer
     from workbench.workbench import WorkbenchError, squad_items
 
@@ -89,14 +90,15 @@ def main(argv=None) -> int:
     assistant = Assistant(settings)
     rows = []
     for item in tqdm(items, desc="deciding", unit="question"):
-        candidates = assistant.retriever.retrieve(retrieval_queries(item.question, []), k=settings.retrieval.coverage_k)
-        decision = assistant.refusal.decide(item.question, [], candidates)
+        question = Question.analyse(item.question)
+        candidates = assistant.retriever.retrieve(question.queries, k=settings.retrieval.coverage_k)
+        decision = assistant.refusal.decide(question, candidates)
         rows.append(
             {
                 "article": item.gold_sources[0].split("/")[1],
                 "answerable": item.answerable,
                 "answers": item.answers,
-                "prediction": short_answer(item.question, decision.evidence[0].chunk.text) if decision.evidence else "",
+                "prediction": short_answer(question, decision.evidence[0].chunk.text) if decision.evidence else "",
                 "refused": decision.refused,
                 "confidence": decision.confidence,
                 "signals": {

@@ -12,12 +12,13 @@ written beside a paragraph on their topic) never show.
 
 Articles are split, by a hash of their title, into a training part and a held-out part that is only reported
 on, the questions as written and the reworded ones apart. Both logistic regression and gradient boosting are
-fitted on the training part; the one with the lower held-out log-loss is kept. `RefusalDecision.decide`
-refuses a question its coverage rules let through when the model's confidence is below the threshold: the
-confidence below which a tenth of the training part's answerable questions (as written and reworded) fall: the
-veto may cost that share of answerable questions. The held-out
-figures give the SQuAD F1 of the pipeline's short answers under the model alone, the coverage rules alone, and
-both (what `ask` does).
+fitted on the training part; the one with the lower held-out log-loss is kept, calibrated (isotonic,
+cross-fitted on the training part), and its probability is the decision's confidence: no rule on words stands
+in front of it. Its operating point, the confidence at or above which `ask` answers, is chosen by the
+product's objective, questions handled right (answerable: answered right and cited; unanswerable: not
+answered), on the dev split of questions/brief-users.jsonl (the brief's questions in its users' words), asked
+through the real pipeline over the brief; its test split, the paraphrase set and the Normans/Rhine file are
+never used here. The risk–coverage curve on that split is kept with the model.
 
 Stages are cached under --cache (retrieval results, then features); a stage that runs out of its time budget
 stops, and the next run continues it; once both are complete a rerun only fits. On a busy machine one torch
@@ -43,7 +44,8 @@ from kernel.settings import load_settings
 from workbench.training import DATA, PARAPHRASES, SEED, held_out, rewordings
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSWERABLE_VETOED = 0.10  # the threshold: the confidence below which this share of answerable training questions falls
+DEV_QUESTIONS = ROOT / "questions" / "brief-users.jsonl"  # its "dev" split chooses the operating point
+SEEDS = ROOT / "seeds"
 OUTPUT = ROOT / "assistant" / "data" / "answerability.joblib"
 
 
@@ -67,7 +69,7 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
     """Append each question's retrieval candidates to `path` (resumable); False if the time budget ran out."""
     from tqdm import tqdm
 
-    from assistant.assistant import retrieval_queries
+    from assistant.question import Question
 
     done = set()
     if path.is_file():
@@ -79,7 +81,7 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
             if time.monotonic() - started > budget_s:
                 return False
             found = assistant.retriever.retrieve(
-                retrieval_queries(item.question, []), k=assistant.settings.retrieval.coverage_k
+                Question.analyse(item.question).queries, k=assistant.settings.retrieval.coverage_k
             )
             out.write(json.dumps({"id": item.id, "candidates": [e.model_dump() for e in found]}) + "\n")
     return True
@@ -107,6 +109,7 @@ def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s:
     """Append each question's features, label and short-answer F1 to `path` (resumable)."""
     from tqdm import tqdm
 
+    from assistant.question import Question
     from assistant.reader import short_answer
     from workbench.squad import score_squad
 
@@ -119,8 +122,9 @@ def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s:
             if time.monotonic() - started > budget_s:
                 return False
             found = candidates[item.id]
-            ranked, evidence, values = assistant.refusal.assess(item.question, [], found)
-            prediction = short_answer(item.question, evidence[0].chunk.text) if evidence else ""
+            question = Question.analyse(item.question)
+            ranked, evidence, values = assistant.refusal.assess(question, found)
+            prediction = short_answer(question, evidence[0].chunk.text) if evidence else ""
             gold = item.gold_sources[0]
             row = {
                 "id": item.id,
@@ -143,6 +147,8 @@ def featurise_without_gold(assistant, items, candidates_path: Path, path: Path, 
     a question whose answer is simply not there."""
     from tqdm import tqdm
 
+    from assistant.question import Question
+
     candidates = load_candidates(candidates_path)
     done = rows_done(path)
     todo = [i for i in items if i.answerable and f"{i.id}/without-gold" not in done and i.id in candidates]
@@ -154,7 +160,7 @@ def featurise_without_gold(assistant, items, candidates_path: Path, path: Path, 
             found = [e for e in candidates[item.id] if e.chunk.source != item.gold_sources[0]]
             if not found:
                 continue
-            _, _, values = assistant.refusal.assess(item.question, [], found)
+            _, _, values = assistant.refusal.assess(Question.analyse(item.question), found)
             row = {
                 "id": f"{item.id}/without-gold",
                 "article": item.gold_sources[0].split("/")[1],
@@ -197,22 +203,6 @@ def squad_f1(probabilities, rows, threshold: float) -> dict:
     }
 
 
-def rules_answer(values: dict[str, float], coverage: bool) -> bool:
-    """Whether `RefusalDecision.decide`'s rules (default settings) let the question through to the model: the
-    evidence is relevant and holds the kind of answer asked for; with `coverage`, also the word-coverage rule
-    the decision had before the model was trained on reworded questions (reported for comparison)."""
-    from assistant.grounding import allowed_uncovered
-    from kernel.settings import Settings
-
-    s = Settings()
-    allowed = allowed_uncovered(int(values["question_words"]), s.grounding.uncovered_share)
-    return (
-        values["dense_max"] >= s.grounding.min_relevance
-        and not values["answer_kind_absent"]
-        and (not coverage or values["best_missing"] <= allowed)
-    )
-
-
 def holds_answer(item, evidence) -> bool:
     """A candidate from the gold paragraph that contains one of the gold answers."""
     text = evidence.chunk.text.lower()
@@ -224,9 +214,10 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
     without-gold negatives; report on the held-out articles' questions, as written and reworded apart (SQuAD
     figures), and how many held-out without-gold negatives are refused."""
     import numpy as np
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -257,47 +248,29 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
     for name, model in models.items():
         started = time.perf_counter()
         model.fit(x_train, y_train)
-        seconds = time.perf_counter() - started
-        p_train = model.predict_proba(x_train)[:, 1]
-        answerable = sorted(p for p, r in zip(p_train[: len(train)], train, strict=True) if r["answerable"])
-        threshold = round(float(answerable[int(ANSWERABLE_VETOED * len(answerable))]), 4)
-        held = {}
-        for label, group in groups.items():
-            if not group:
-                continue
-            x_group, y_group = matrix(group)
-            p_group = model.predict_proba(x_group)[:, 1]
-            rules = [rules_answer(r["features"], coverage=False) for r in group]
-            gate = [rules_answer(r["features"], coverage=True) for r in group]
-            held[label] = {
-                "questions": len(group),
-                "auc": round(roc_auc_score(y_group, p_group), 4),
-                "log_loss": round(log_loss(y_group, p_group), 4),
-                **squad_f1([p if a else 0.0 for p, a in zip(p_group, rules, strict=True)], group, threshold),
-                "with the coverage rule": squad_f1(
-                    [p if a else 0.0 for p, a in zip(p_group, gate, strict=True)], group, threshold
-                ),
-                "coverage rules alone": squad_f1([float(a) for a in gate], group, 0.5),
-            }
-        held["without_gold_refused"] = (
-            round(100 * float((model.predict_proba(x_extra)[:, 1] < threshold).mean()), 1) if len(extra_test) else None
-        )
-        report[name] = {
-            "fit_seconds": round(seconds, 2),
-            "threshold": threshold,
-            "train": {
-                "auc": round(roc_auc_score(y_train, p_train), 4),
-                **squad_f1(p_train[: len(train)], train, threshold),
-            },
-            "held_out": held,
-        }
+        report[name] = {"fit_seconds": round(time.perf_counter() - started, 2)}
     test_x, test_y = matrix(test)
     chosen = min(models, key=lambda n: log_loss(test_y, models[n].predict_proba(test_x)[:, 1]))
+    calibrated = CalibratedClassifierCV(models[chosen], method="isotonic", cv=5).fit(x_train, y_train)
+    for name, model in [*models.items(), ("calibrated " + chosen, calibrated)]:
+        held = {}
+        for label, group in groups.items():
+            if group:
+                x_group, y_group = matrix(group)
+                p_group = model.predict_proba(x_group)[:, 1]
+                held[label] = {
+                    "questions": len(group),
+                    "auc": round(roc_auc_score(y_group, p_group), 4),
+                    "log_loss": round(log_loss(y_group, p_group), 4),
+                    "brier": round(brier_score_loss(y_group, p_group), 4),
+                }
+        report.setdefault(name, {})["held_out"] = held
     return {
-        "model": models[chosen],
-        "name": chosen,
-        "threshold": report[chosen]["threshold"],
+        "model": calibrated,
+        "name": f"{chosen}, calibrated",
         "report": report,
+        "held_out": {label: group for label, group in groups.items()} | {"without gold": extra_test},
+        "matrix": matrix,
         "train_articles": sorted({r["article"] for r in train}),
         "held_out_articles": sorted({r["article"] for r in test}),
         "rows": {
@@ -314,8 +287,45 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
     }
 
 
+def squad_handled_right(model, matrix, groups: dict, threshold: float) -> dict:
+    """On the held-out articles, at the chosen operating point: the share of questions handled right, answering
+    where the confidence reaches the threshold and counting an answer right when its first sentence holds the
+    answer; and SQuAD F1 of the short answers."""
+    out = {}
+    for label, group in groups.items():
+        if not group:
+            continue
+        x, _ = matrix(group)
+        p = model.predict_proba(x)[:, 1]
+        right = sum(
+            (q >= threshold) == r["answerable"] and (not r["answerable"] or r["first_holds"])
+            for q, r in zip(p, group, strict=True)
+        )
+        out[label] = {"handled_right": round(100 * right / len(group), 1)}
+        if label != "without gold":
+            out[label] |= squad_f1(list(p), group, threshold)
+    return out
+
+
+def choose_operating_point(progress: bool) -> dict:
+    """Ask the dev split of the brief's users' questions through the real pipeline over a fresh index of the
+    brief, answering everything (the packaged model must be the one just written), and choose the threshold
+    that handles the most right (`brief eval --tune`'s rule)."""
+    import tempfile
+
+    from index.pipeline import index_paths
+    from workbench.evaluation import best_operating_point, load_questions, operating_curve
+    from workbench.workbench import THRESHOLD_GRID, answer_everything
+
+    with tempfile.TemporaryDirectory(prefix="brief-train-dev-") as data_dir:
+        settings = load_settings(data_dir=data_dir)
+        index_paths([SEEDS], settings, progress=False)
+        dev = [i for i in load_questions(DEV_QUESTIONS) if i.split == "dev"]
+        curve = operating_curve(answer_everything(settings, dev, progress), THRESHOLD_GRID)
+    return {"questions": len(dev), "chosen": best_operating_point(curve), "curve": curve}
+
+
 def main(argv=None) -> int:
-    import joblib
     import sklearn
 
     from assistant.answerability import FEATURES
@@ -326,7 +336,6 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True, help="where the training paragraphs are indexed")
     parser.add_argument("--cache", type=Path, required=True, help="retrieval results and features, reused")
     parser.add_argument("--budget", type=float, default=450, help="seconds per run for each stage (resumable)")
-    parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--questions", type=int, help="train on a seeded random sample of this many questions")
     parser.add_argument(
         "--fit-only", action="store_true", help="fit on the features computed so far (the sample's first questions)"
@@ -343,16 +352,14 @@ def main(argv=None) -> int:
     rewordings = paraphrased(items)
     if args.questions:  # a seeded random sample, the same for the same number
         items = random.Random(SEED).sample(items, min(args.questions, len(items)))
-    items = items + rewordings
+    items = rewordings + items  # the reworded questions first: a budget that runs out keeps them
     cache = args.cache
-    if not args.fit_only and not retrieve_all(assistant, items, cache / "candidates.jsonl", args.budget):
-        print("time budget used: run again to continue retrieving")
-        return 3
     if not args.fit_only:
+        if not retrieve_all(assistant, items, cache / "candidates.jsonl", args.budget):
+            print("time budget used: the rest is retrieved on the next run; fitting on what is retrieved")
         for stage, path in [(featurise_all, "features.jsonl"), (featurise_without_gold, "without-gold.jsonl")]:
             if not stage(assistant, items, cache / "candidates.jsonl", cache / path, args.budget):
-                print("time budget used: run again to continue computing features (or --fit-only)")
-                return 3
+                print("time budget used: the rest is computed on the next run; fitting on what is computed")
     wanted = {i.id for i in items}
     lines = (args.cache / "features.jsonl").read_text(encoding="utf-8").splitlines()
     rows = list({row["id"]: row for row in map(json.loads, lines) if row["id"] in wanted}.values())
@@ -376,29 +383,43 @@ def main(argv=None) -> int:
         "seed": SEED,
         "model": result["name"],
         "paraphrases": PARAPHRASES.name,
-        "threshold_rule": f"the confidence below which {ANSWERABLE_VETOED:.0%} of the training articles' answerable questions fall",
-        "fit_seconds_both_models": round(sum(m["fit_seconds"] for m in result["report"].values()), 2),
-        "this_run_seconds": round(time.monotonic() - started, 1),
         "sklearn": sklearn.__version__,
         "python": platform.python_version(),
         "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "report": result["report"],
         "held_out_gold_hit5": result["held_out_gold_hit5"],
     }
-    bundle = {
-        "model": result["model"],
-        "features": list(FEATURES),
-        "threshold": result["threshold"],
-        "provenance": provenance,
+    bundle = {"model": result["model"], "features": list(FEATURES), "threshold": 0.5, "provenance": provenance}
+    write_bundle(bundle, OUTPUT)  # the pipeline over the dev split reads the packaged model
+    operating = choose_operating_point(progress=True)
+    threshold = operating["chosen"]["threshold"]
+    provenance["operating_point"] = {
+        "rule": "the confidence threshold that handles the most questions of the dev split right",
+        "dev": f"{DEV_QUESTIONS.name} (split dev)",
+        **operating,
+        "held_out_squad": squad_handled_right(result["model"], result["matrix"], result["held_out"], threshold),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_suffix(".tmp")
-    joblib.dump(bundle, tmp, compress=3)
-    tmp.replace(args.output)
-    (args.output.with_suffix(".json")).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+    provenance["this_run_seconds"] = round(time.monotonic() - started, 1)
+    write_bundle(bundle | {"threshold": threshold}, OUTPUT)
     print(json.dumps(provenance, indent=2))
-    print(f"wrote {args.output} ({args.output.stat().st_size} bytes)")
+    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes), threshold {threshold}")
     return 0
+
+
+def write_bundle(bundle: dict, output: Path) -> None:
+    """The model and its provenance beside it, each written whole or not at all."""
+    import joblib
+
+    from assistant.answerability import load_model
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(".tmp")
+    joblib.dump(bundle, tmp, compress=3)
+    tmp.replace(output)
+    provenance = output.with_suffix(".json")
+    provenance.with_suffix(".tmp").write_text(json.dumps(bundle["provenance"], indent=2) + "\n", encoding="utf-8")
+    provenance.with_suffix(".tmp").replace(provenance)
+    load_model.cache_clear()
 
 
 if __name__ == "__main__":

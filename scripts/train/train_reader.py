@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from tqdm import tqdm
 
+    from assistant.question import Question
     from assistant.reader import MAX_TOKENS, Reader, candidates
     from workbench.squad import normalize_answer, score_squad
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     test = [e for e in data if held_out(e["article"])]
     xs, ys = [], []
     for e in tqdm(train, desc="candidate stretches", unit="question"):
-        matches, spans, x = candidates(e["question"], e["sentence"])
+        matches, spans, x = candidates(Question.analyse(e["question"]), e["sentence"])
         gold = {normalize_answer(a) for a in e["answers"]}
         labels = [normalize_answer(e["sentence"][matches[i].start() : matches[j].end()]) in gold for i, j in spans]
         xs.append(x)
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
         scores = {name: [] for name in readers}
         for e in rows:
             for name, r in readers.items():
-                span = r.best(e["question"], e["sentence"])
+                span = r.best(Question.analyse(e["question"]), e["sentence"])
                 scores[name].append(score_squad(span.text if span else e["sentence"], e["answers"]))
         report[group] = {"questions": len(rows)} | {
             name: {

@@ -1,0 +1,57 @@
+"""The question analysed once: one tokenizer, one table of question words, and what a conversation makes of a
+follow-up. Pure: no model, no index."""
+
+import pytest
+from assistant.text import content_words, first_wh, words
+
+from assistant.answers import Turn
+from assistant.question import Question
+
+
+def test_one_tokenizer_reads_an_abbreviation_as_the_word_users_type():
+    assert words("The U.S. seeks access.") == ["the", "us", "seeks", "access"]
+    assert "us" in content_words("why does the us care") and "us" in content_words("the U.S. Bureau")
+
+
+def test_words_keep_letters_of_every_script_and_names_with_underscores():
+    assert words("Café in Bamako, pg_dump's output") == ["café", "in", "bamako", "pg_dump", "output"]
+    assert "_" not in words("__pwned = 1 _ _")
+
+
+@pytest.mark.parametrize(
+    ("question", "wh", "kind"),
+    [
+        ("Whom did the U.S. Bureau of African Affairs name?", "who", "person"),
+        ("whose influence will the us monitor", "who", "person"),
+        ("why does the us care about mali", "why", "any"),
+        ("When did the U.S. start?", "when", "date"),
+        ("how many countries are named", "how", "number"),
+        ("name the metals", "", "any"),
+    ],
+)
+def test_one_table_of_question_words_and_the_kind_of_answer(question, wh, kind):
+    asked = Question.analyse(question)
+    assert asked.wh == wh == first_wh(words(question))
+    assert asked.answer_type == kind
+
+
+def test_a_follow_up_stands_for_the_question_it_leans_on():
+    earlier = [Turn(role="user", content="what minerals does mali have"), Turn(role="assistant", content="Gold.")]
+    follow_up = Question.analyse("why do they want it?", earlier)
+    assert follow_up.follow_up and follow_up.about == "what minerals does mali have"
+    assert follow_up.queries == ["why do they want it?", "what minerals does mali have why do they want it?"]
+    assert "mineral" in follow_up.resolved_words and "mineral" not in follow_up.words
+    standalone = Question.analyse("Which critical minerals does Mali hold reserves of?", earlier)
+    assert not standalone.follow_up and standalone.queries == [standalone.text]
+
+
+def test_names_numbers_and_negation_are_read_once_from_the_question():
+    asked = Question.analyse("Did the U.S. not send 1,200 troops to Bamako in 2024?")
+    assert asked.numbers == ["1,200", "2024"] and "Bamako" in asked.names and asked.negated
+    assert asked.terms == list(content_words(asked.text))
+
+
+def test_equal_questions_are_one_key_for_the_readers_cache():
+    a = Question.analyse("Who announced it?", [Turn(role="user", content="What did the bureau announce?")])
+    b = Question.analyse("Who announced it?", [Turn(role="user", content="What did the bureau announce?")])
+    assert a == b and hash(a) == hash(b)
