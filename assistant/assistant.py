@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from assistant.answers import Answer, Citation, Evidence, Timings, Turn
@@ -14,8 +15,10 @@ from assistant.grounding import (
     best_extract,
     completeness,
     is_non_answer,
+    support_score,
     verify_answer,
 )
+from assistant.model_reader import in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
@@ -195,6 +198,9 @@ class Assistant:
         than `max_generated_sources` sentences is quoted without asking the model (no tokens)."""
         started = time.perf_counter()
         asked = self.analyse(question, history)
+        if self.settings.grounding.model_reads:
+            yield Final(self._read_by_model(asked, started))
+            return
         decision = self.decide(asked)
         evidence = decision.evidence
         retrieved_at = time.perf_counter()
@@ -224,6 +230,31 @@ class Assistant:
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         yield Final(answer)
+
+    def _read_by_model(self, asked: Question, started: float) -> Answer:
+        """The quality profile: the model reads the retrieved passages (in document order, so that the prompt
+        cache holds a small collection whole) and either cites those that answer, with a short answer, or says
+        they do not. What it cites is quoted from the documents; its short answer is kept only when the passage
+        it cites first supports it, else the cited passages are quoted whole."""
+        candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
+        decision = self.refusal.decide(asked, candidates) if candidates else Decision([], [], "nothing", 0.0, {})
+        retrieved_at = time.perf_counter()
+        passages = in_reading_order(candidates)
+        reading = read(self.chat_model, asked, passages)
+        timings = Timings(retrieve_s=round(retrieved_at - started, 4))
+        if not reading.stated:
+            related = bool(candidates) and max(e.score for e in candidates) >= self.settings.grounding.min_relevance
+            answer = self._refusal(replace(decision, outcome="closest" if related else "nothing"))
+        else:
+            cited = [passages[i] for i in reading.cited]
+            cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
+            answer = self.compose(asked, "", cited, reading.answer)
+            answer.confidence = decision.confidence
+            answer.retrieved = decision.ranked
+        timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
+        timings.total_s = round(time.perf_counter() - started, 4)
+        answer.timings = timings
+        return answer
 
     def prompt(self, question: Question, sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part

@@ -143,6 +143,8 @@ class LocalGGUFChat(BaseChatModel):
         }
         if stop:
             body["stop"] = stop
+        if "response_format" in kwargs:  # e.g. a JSON schema the reply must follow (llama.cpp's grammar)
+            body["response_format"] = kwargs["response_format"]
         return body
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:

@@ -117,6 +117,11 @@ class GroundingSettings(BaseModel):
         description="Answer a question for a name, place, date or number with the span of the evidence that "
         "says it, without asking the model (off: let a larger model write every answer).",
     )
+    model_reads: bool = Field(
+        False,
+        description="The chat model reads the retrieved passages and decides (answer or not stated) and picks the "
+        "passages and short answer (assistant/model_reader.py); for a larger model (the quality profile).",
+    )
     term_match: float = Field(0.70, ge=0, le=1, description="Cosine at which a question word matches a word.")
     support_threshold: float = Field(0.75, ge=0, le=1, description="Share of an answer sentence's words cited.")
     completeness: float = Field(

@@ -31,21 +31,21 @@ def test_a_model_trained_on_other_features_is_refused():
         AnswerabilityModel({"model": None, "features": ["dense_max"], "threshold": 0.5})
 
 
-def test_decide_gives_the_confidence_and_the_model_vetoes_below_the_threshold(assistant):
-
-    question = "Which country has Mali shifted its security partnerships towards?"
-    candidates = assistant.retriever.retrieve(
-        retrieval_queries(question, []), k=assistant.settings.retrieval.coverage_k
-    )
-    decision = assistant.refusal.decide(question, [], candidates)
-    assert not decision.refused and decision.confidence >= assistant.refusal.answerability.threshold
+def test_decide_answers_at_or_above_the_threshold_and_ask_acts_on_it(assistant):
+    """One learned decision and nothing in front of it: ask answers exactly when the model's confidence
+    reaches the threshold chosen with it, and says so in plain words otherwise."""
     from assistant.answerability import FEATURES
+    from assistant.question import Question
 
-    assert list(decision.features) == list(FEATURES)
-    answer = assistant.ask(question)
-    assert not answer.refused and answer.confidence == decision.confidence
-    population = assistant.ask("What is Mali's population?")
-    assert population.refused and "population" in population.answer
+    for text in ["Which country has Mali shifted its security partnerships towards?", "What is Mali's population?"]:
+        decision = assistant.decide(Question.analyse(text))
+        assert list(decision.features) == list(FEATURES)
+        assert decision.refused == (decision.confidence < assistant.refusal.threshold)
+        answer = assistant.ask(text)
+        assert answer.refused == decision.refused and answer.confidence == decision.confidence
+        if answer.refused:
+            assert answer.mode == decision.outcome or (answer.mode, decision.outcome) == ("refused", "nothing")
+            assert "nothing on" not in answer.answer and "(" not in answer.answer
 
 
 def test_the_refusal_threshold_setting_overrides_the_trained_one(assistant, monkeypatch):

@@ -96,25 +96,22 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
         assert len(answer.retrieved) > len(answer.citations), "the retrieved list keeps every ranked candidate"
 
 
-def test_tuning_counts_the_refusals_ask_makes(tmp_path):
-    """`brief eval --tune` scores refusals from `RefusalDecision.decide`, the decision `ask` acts on: a question for a
-    date that the one relevant sentence does not hold is refused by both, and counted refused."""
-    from assistant import Assistant, load_settings
-    from index.pipeline import index_paths
-    from workbench.evaluation import QuestionItem
-    from workbench.workbench import refusal_rates
+def test_the_operating_point_is_the_threshold_that_handles_most_questions_right():
+    """`brief eval --tune`'s rule, on rows of a run that answered everything: answer at or above the threshold;
+    an answerable question counts when answered right, an unanswerable one when not answered."""
+    from workbench.evaluation import best_operating_point, operating_curve
 
-    (tmp_path / "river.txt").write_text("The river flooded the valley and several towns.\n", encoding="utf-8")
-    settings = load_settings(data_dir=str(tmp_path / ".brief"))
-    assert index_paths([tmp_path / "river.txt"], settings, progress=False).errors == []
-    assistant = Assistant(settings)
-    when = "When did the river flood the valley?"
-    answer = assistant.ask(when)
-    assert answer.refused and "date" in answer.answer
-    candidates = assistant.retriever.retrieve(retrieval_queries(when, []), k=settings.retrieval.coverage_k)
-    assert assistant.refusal.decide(when, [], candidates).refused
-    item = QuestionItem(id="when", question=when, answerable=False)
-    assert refusal_rates(assistant, [(item, [], candidates)])["unanswerable_refused"] == 1.0
+    def row(answerable, correct, confidence):
+        return {"answerable": answerable, "refused": False, "confidence": confidence, "scores": {"correct": correct}}
+
+    rows = [row(True, True, 0.9), row(True, True, 0.6), row(True, False, 0.5), row(False, False, 0.4)]
+    rows += [row(False, False, 0.55), row(True, True, 0.3)]
+    curve = operating_curve(rows, [0.0, 0.35, 0.45, 0.52, 0.58, 0.7, 1.0])
+    by_threshold = {c["threshold"]: c for c in curve}
+    assert by_threshold[0.0] == {"threshold": 0.0, "handled_right": 0.5, "coverage": 1.0, "precision": 0.5}
+    assert by_threshold[0.58]["handled_right"] == round(4 / 6, 4) and by_threshold[0.58]["precision"] == 1.0
+    assert by_threshold[1.0]["handled_right"] == round(2 / 6, 4) and by_threshold[1.0]["precision"] is None
+    assert best_operating_point(curve)["threshold"] == 0.58
 
 
 def test_a_question_for_a_name_is_answered_with_it_first(assistant, brief_workspace):

@@ -2,10 +2,10 @@
 follow-up. Pure: no model, no index."""
 
 import pytest
-from assistant.text import content_words, first_wh, words
 
 from assistant.answers import Turn
 from assistant.question import Question
+from kernel.text import content_words, first_wh, words
 
 
 def test_one_tokenizer_reads_an_abbreviation_as_the_word_users_type():

@@ -1,0 +1,91 @@
+"""The quality profile's reader: a larger local model reads the retrieved passages and says which of them answer
+the question, with a short answer, or that they do not say (NOT STATED). Its reply is held to JSON by a schema
+(llama.cpp's grammar), checked against the passages it was shown, and only ever used through the grounding
+checks: a cited number must exist, and the short answer must be supported by what it cites.
+
+The passages are put in the system prompt in document order, so that for a small collection (the brief) every
+question shares one prompt prefix and llama.cpp's prompt cache reads the document once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from assistant.answers import Evidence
+from assistant.prompts import render
+from assistant.question import Question
+
+NOT_STATED = "NOT STATED"
+MAX_CITED = 3
+REPLY_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model read: the passages (0-based, into those it was shown) that answer the question and its
+    short answer; `stated` is False when it said the passages do not answer it (or its reply was unusable)."""
+
+    stated: bool
+    cited: tuple[int, ...] = ()
+    answer: str = ""
+
+
+def in_reading_order(passages: list[Evidence]) -> list[Evidence]:
+    """Document order, the same for every question over the same documents: the prompt's prefix is shared."""
+    return sorted(passages, key=lambda e: (e.chunk.source, e.chunk.start))
+
+
+def reply_schema(n: int) -> dict:
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "reading",
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "sentences": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 1, "maximum": n},
+                        "maxItems": MAX_CITED,
+                    },
+                    "answer": {"type": "string", "maxLength": 200},
+                },
+                "required": ["sentences", "answer"],
+            },
+        },
+    }
+
+
+def messages(question: Question, passages: list[Evidence]):
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    numbered = "\n".join(f"[{i}] {' '.join(e.chunk.text.split())}" for i, e in enumerate(passages, start=1))
+    earlier = "".join(f"Earlier question: {q}\n" for q in question.earlier[-2:])
+    return [
+        SystemMessage(render("read", n=str(len(passages)), passages=numbered)),
+        HumanMessage(render("read_question", earlier=earlier, question=question.text)),
+    ]
+
+
+def parse(reply: str, n: int) -> Reading:
+    """The reply as a Reading; anything malformed, empty or citing no passage it was shown reads as not stated."""
+    try:
+        data = json.loads(reply)
+        answer = " ".join(str(data.get("answer", "")).split())
+        numbers = [int(x) for x in data.get("sentences", [])]
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return Reading(False)
+    cited = tuple(dict.fromkeys(k - 1 for k in numbers if 1 <= k <= n))[:MAX_CITED]
+    if not answer or NOT_STATED in answer.upper() or not cited:
+        return Reading(False)
+    return Reading(True, cited, answer.rstrip("."))
+
+
+def read(chat_model, question: Question, passages: list[Evidence]) -> Reading:
+    """Ask the model; `passages` must be in reading order (`in_reading_order`)."""
+    if not passages:
+        return Reading(False)
+    reply = chat_model.invoke(
+        messages(question, passages), max_tokens=REPLY_TOKENS, response_format=reply_schema(len(passages))
+    )
+    return parse(reply.content if isinstance(reply.content, str) else "", len(passages))
