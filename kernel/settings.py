@@ -15,7 +15,8 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 # Everything runs offline: no model hub, no telemetry. Set before any library that reads them is imported.
@@ -28,6 +29,13 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 ENV_PREFIX = "BRIEF_"
 DEFAULT_CONFIG_FILE = "brief.toml"
+
+PROFILES = ("default", "quality")
+# What the quality profile changes, each only where the setting was not given: the larger local model
+# (`quality_model`, installed by `scripts/setup --model NAME`) and a context that holds a whole brief.
+QUALITY_PROFILE = {"llm_context": 4096}
+# Errors whose message is the whole story: said without the setting's name in front.
+PLAIN_ERRORS = {"unknown_profile", "unknown_quality_model", "quality_model_missing"}
 
 
 class ConfigError(ValueError):
@@ -70,12 +78,56 @@ class ModelSettings(BaseModel):
         512, ge=0, description="RAM for the local model's cache of read prompts (0: off); see prefill_sentences."
     )
 
+    profile: str = Field(
+        "default",
+        description="'default', or 'quality': the local model `quality_model` (installed by `scripts/setup "
+        "--model NAME`) with a 4096-token context; settings given explicitly still win.",
+    )
+    quality_model: str = Field("qwen2.5-1.5b", description="The quality profile's model (kernel/local_models.py).")
+
     @field_validator("llm_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
         if value not in {"local", "openai", "ollama"}:
             raise ValueError("must be one of: local, openai, ollama")
         return value
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise PydanticCustomError(
+                "unknown_profile", "unknown profile '{profile}'; choose default or quality", {"profile": value}
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> ModelSettings:
+        """The quality profile's values, where no source gave the setting; its model must be installed."""
+        if self.profile != "quality":
+            return self
+        from kernel import local_models
+
+        given = set(self.model_fields_set)
+        for name, value in QUALITY_PROFILE.items():
+            if name not in given:
+                setattr(self, name, value)
+        if self.llm_backend == "local" and "llm_model_path" not in given:
+            if self.quality_model not in local_models.REGISTRY:
+                raise PydanticCustomError(
+                    "unknown_quality_model",
+                    "unknown quality_model '{model}'; choose {choices}",
+                    {"model": self.quality_model, "choices": " or ".join(sorted(local_models.REGISTRY))},
+                )
+            path = local_models.installed_path(self.quality_model)
+            if path is None:
+                raise PydanticCustomError(
+                    "quality_model_missing",
+                    "the quality profile needs the {model} model: run scripts/setup --model {model}",
+                    {"model": self.quality_model},
+                )
+            self.llm_model_path = str(path)
+        return self
 
 
 class RetrievalSettings(BaseModel):
@@ -249,6 +301,9 @@ def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> 
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
+        plain = [e["msg"] for e in exc.errors() if e["type"] in PLAIN_ERRORS]
+        if plain:
+            raise ConfigError("; ".join(plain)) from exc
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from exc
     finally:

