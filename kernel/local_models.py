@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"brief: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"brief: error: cannot install {args.name}: {exc}", file=sys.stderr)
+        print(f"brief: error: cannot install {getattr(args, 'name', 'the model')}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("brief: error: interrupted; nothing was installed", file=sys.stderr)
