@@ -34,6 +34,10 @@ PROFILES = ("default", "quality")
 # What the quality profile changes, each only where the setting was not given: the larger local model
 # (`quality_model`, installed by `scripts/setup --model NAME`) and a context that holds a whole brief.
 QUALITY_PROFILE = {"llm_context": 4096}
+# And in the other parts: the model reads the retrieved passages and decides (assistant/model_reader.py), and
+# retrieval hands it up to 15 of them, in document order: the whole of a short brief, the same for every
+# question, so that the model's prompt cache reads it once.
+QUALITY_PARTS = {"retrieval": {"coverage_k": 15}, "grounding": {"model_reads": True}}
 # Errors whose message is the whole story: said without the setting's name in front.
 PLAIN_ERRORS = {"unknown_profile", "unknown_quality_model", "quality_model_missing"}
 
@@ -280,6 +284,16 @@ class Settings(BaseSettings):
         if config_file is None:
             return (init_settings,)
         return (init_settings, FlatEnvironment(settings_cls), FlatTomlFile(settings_cls, toml_file=config_file))
+
+    @model_validator(mode="after")
+    def _apply_profile_parts(self) -> Settings:
+        """The quality profile's choices outside the model's part, where no source gave the setting."""
+        if self.model.profile == "quality":
+            for group, values in QUALITY_PARTS.items():
+                part = getattr(self, group)
+                unset = {name: value for name, value in values.items() if name not in part.model_fields_set}
+                setattr(self, group, part.model_copy(update=unset))
+        return self
 
     def replace(self, **flat) -> Settings:
         """A copy with some settings changed, by their flat names (`replace(collection="squad")`)."""
