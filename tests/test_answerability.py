@@ -20,7 +20,8 @@ def test_the_model_ships_as_package_data_with_its_provenance():
     assert facts["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
     assert not set(facts["train_articles"]) & set(facts["held_out_articles"])
     assert not {"Normans", "Rhine"} & set(facts["train_articles"] + facts["held_out_articles"])
-    assert facts["seed"] == 0 and facts["fit_seconds_both_models"] > 0
+    assert facts["seed"] == 0 and facts["report"]["gradient boosting"]["fit_seconds"] > 0
+    assert facts["operating_point"]["dev"].endswith("(split dev)")
     assert len(model.model.predict_proba([[0.0] * len(FEATURES)])[0]) == 2
 
 
@@ -52,6 +53,7 @@ def test_the_refusal_threshold_setting_overrides_the_trained_one(assistant, monk
     question = "Which country has Mali shifted its security partnerships towards?"
     monkeypatch.setattr(assistant.settings.grounding, "refusal_threshold", 1.0)
     vetoed = assistant.ask(question)
-    assert vetoed.refused and "do not seem to answer" in vetoed.answer
+    assert vetoed.refused and vetoed.mode in ("closest", "refused") and vetoed.short_answer == ""
+    assert vetoed.answer.startswith("The documents do not")
     monkeypatch.setattr(assistant.settings.grounding, "refusal_threshold", 0.0)
     assert not assistant.ask(question).refused
