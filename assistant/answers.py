@@ -52,7 +52,8 @@ class Answer(BaseModel):
     mode: str = Field(
         "generated",
         description="'short' (the answering span, quoted), 'generated' (the model's text), 'extractive' (the "
-        "model's text failed the checks: the evidence quoted whole) or 'refused'.",
+        "model's text failed the checks: the evidence quoted whole), 'closest' (not answered: the closest passages "
+        "quoted) or 'refused'.",
     )
     retrieved: list[Evidence] = Field([], description="Everything retrieved, best first, for the sources panel.")
     tokens_generated: int = 0

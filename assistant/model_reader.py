@@ -42,15 +42,17 @@ def reply_schema(n: int) -> dict:
             "name": "reading",
             "schema": {
                 "type": "object",
+                # The answer first: deciding "NOT STATED" before choosing passages refused absent facts
+                # better in the side-by-side probe than citing first (which talks the model into an answer).
                 "properties": {
+                    "answer": {"type": "string", "maxLength": 200},
                     "sentences": {
                         "type": "array",
                         "items": {"type": "integer", "minimum": 1, "maximum": n},
                         "maxItems": MAX_CITED,
                     },
-                    "answer": {"type": "string", "maxLength": 200},
                 },
-                "required": ["sentences", "answer"],
+                "required": ["answer", "sentences"],
             },
         },
     }

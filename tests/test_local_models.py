@@ -400,7 +400,7 @@ def test_the_quality_profile_uses_the_installed_model_and_a_larger_context(tmp_p
     ],
 )
 def test_the_cli_exits_2_for_an_unknown_profile_or_a_missing_model(tmp_path, monkeypatch, capsys, argv, env, message):
-    from assistant.cli import main
+    from shells.cli import main
 
     monkeypatch.setenv("BRIEF_MODELS_DIR", str(tmp_path / "no-models"))
     monkeypatch.setenv("BRIEF_CONFIG", str(tmp_path / "none.toml"))

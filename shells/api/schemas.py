@@ -37,7 +37,7 @@ class AnswerResponse(BaseModel):
     )
     citations: list[Citation] = []
     timings: Timings = Timings()
-    mode: str = Field(description="'short', 'generated', 'extractive' or 'refused'.")
+    mode: str = Field(description="'short', 'generated', 'extractive', 'closest' or 'refused'.")
 
 
 class ErrorDetail(BaseModel):
@@ -114,7 +114,9 @@ class ChatCompletion(BaseModel):
     usage: Usage = Usage()
     citations: list[Citation] = Field([], description="Extra field: the sources behind the [n] markers.")
     refused: bool = Field(False, description="Extra field: the question could not be answered from the documents.")
-    mode: str = Field("generated", description="Extra field: 'short', 'generated', 'extractive' or 'refused'.")
+    mode: str = Field(
+        "generated", description="Extra field: 'short', 'generated', 'extractive', 'closest' or 'refused'."
+    )
     short_answer: str = Field("", description="Extra field: the answering span of the best cited sentence.")
     confidence: float = Field(0.0, description="Extra field: the probability that the documents answer the question.")
     timings: Timings = Field(Timings(), description="Extra field: the server's retrieval, generation and total time.")
