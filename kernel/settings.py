@@ -154,7 +154,7 @@ class GroundingSettings(BaseModel):
         le=20,
         description="Most evidence sentences the model is asked to combine; when a quoted answer needs more, "
         "the answer is that quote, at once. The bundled 135M model never wrote a two-source answer that passed "
-        "the checks (README, Configuration: measured at commit 184064c); raise it for a bigger model.",
+        "the checks (docs/measurements.md: measured at commit 184064c); raise it for a bigger model.",
     )
     min_relevance: float = Field(0.20, ge=-1, le=1, description="Refuse below this dense cosine similarity.")
     refusal_threshold: float | None = Field(
