@@ -126,6 +126,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
     """The API app, with the Gradio chat mounted at "/" when `ui.app.build_app` can be imported. Not ready
     (503 on /readyz and the model endpoints) until the warm-up started here finishes."""
     from assistant.api import create_api, warm_up_in_background
+    from assistant.api.errors import InternalErrorGuard
     from assistant.api.security import matches_any
 
     app = create_api(assistant, settings, api_key=api_key, password=password, ready=False)
@@ -160,18 +161,25 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
             chat.has_launched = True
             state.is_public = public_route
             state.sessions.append(chat_login_check(app))
+            chat_app = gradio_app_of(app)
+            chat_app.add_middleware(InternalErrorGuard)  # inside Gradio's own 500 handler, which drops the connection
     warm_up_in_background(app)
     return app
 
 
-def chat_login_check(app):
-    """`scope -> bool`: does the request carry the cookie the chat's login (Gradio's /login) set?"""
+def gradio_app_of(app):
+    """The web chat's Gradio app, mounted in `app`."""
     from gradio.routes import App
     from starlette.routing import Mount
 
+    return next(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, App))
+
+
+def chat_login_check(app):
+    """`scope -> bool`: does the request carry the cookie the chat's login (Gradio's /login) set?"""
     from assistant.api.security import cookies_of
 
-    chat = next(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, App))
+    chat = gradio_app_of(app)
     names = (f"access-token-{chat.cookie_id}", f"access-token-unsecure-{chat.cookie_id}")
 
     def logged_in(scope) -> bool:

@@ -19,7 +19,7 @@ import threading
 from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match, Mount
 
-from assistant.api.errors import ApiError, install_error_handlers
+from assistant.api.errors import ApiError, InternalErrorGuard, install_error_handlers
 from assistant.api.security import API_PREFIXES, BodyLimitMiddleware, SecretGate, bearer
 from assistant.api.state import ApiState, Limits
 
@@ -88,6 +88,7 @@ def create_api(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(InternalErrorGuard)  # outermost of the app's own: a 500 keeps the connection
     return app
 
 

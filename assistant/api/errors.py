@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("brief.api")
+INTERNAL_ERROR = "internal server error; see the server log"
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -67,4 +69,38 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal server error; see the server log")
+        return error_response(500, INTERNAL_ERROR)
+
+
+class InternalErrorGuard:
+    """Pure ASGI, around an app's routes: an exception that no handler turned into a response is logged with its
+    traceback and answered here, with the JSON 500, and the request then ends normally. Without it Starlette
+    answers the 500 and re-raises the exception, and uvicorn, seeing it, drops the connection without a
+    `Connection: close`, so a client's next request on that keep-alive connection fails as well. An exception
+    after the response has started (a stream cut short) is re-raised: closing the connection is then the only
+    honest end of a body that will not be completed."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            data = json.dumps(error_body(500, INTERNAL_ERROR)).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
