@@ -78,7 +78,9 @@ def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[P
                 if any(part.startswith(".") for part in candidate.relative_to(path).parts):
                     continue
                 if candidate.is_file():
-                    if is_supported(candidate):
+                    if not _utf8(str(candidate)):  # the store holds names as UTF-8 text
+                        report.errors.append(f"{candidate}: skipped, the file name is not UTF-8; rename the file")
+                    elif is_supported(candidate):
                         files.append(candidate)
                     else:
                         report.warnings.append(f"{candidate}: skipped, unsupported file type")
@@ -89,6 +91,15 @@ def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[P
                 f"{path}: skipped, unsupported file type '{path.suffix or '(none)'}' (use .txt .md .pdf .html)"
             )
     return files, roots
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name from the file system is UTF-8 (its other bytes come as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def make_chunks(doc: LoadedDocument, source: str, path_key: str) -> list[Chunk]:

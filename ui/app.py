@@ -52,6 +52,8 @@ def parse_history(history) -> list[dict]:
             history = json.loads(history)
         except json.JSONDecodeError as exc:
             raise gr.Error(f"history is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise gr.Error("history is nested too deeply to be a list of turns") from exc
     if not isinstance(history, list) or not all(
         isinstance(t, dict) and t.get("role") in {"user", "assistant"} and isinstance(t.get("content"), str)
         for t in history

@@ -37,11 +37,24 @@ class ApiError(StarletteHTTPException):
 
 
 def error_body(status: int, message: str, type: str | None = None) -> dict:
+    message = message.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate echoed back cannot be sent
     return {"error": {"message": message, "type": type or ERROR_TYPES.get(status, "error")}}
 
 
 def error_response(status: int, message: str, type: str | None = None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(error_body(status, message, type), status_code=status, headers=headers)
+
+
+# FastAPI's words for a body that json.loads could not take: bytes that are not UTF-8, or nesting past the
+# parser's recursion limit ('[[[[…'); the message says which rules the body broke.
+_UNPARSED_BODY = "There was an error parsing the body"
+UNPARSED_BODY = "the request body could not be read as JSON: it must be UTF-8 text and not nested too deeply"
+
+
+def _http_message(exc: StarletteHTTPException) -> str | None:
+    if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+        return UNPARSED_BODY
+    return exc.detail if isinstance(exc.detail, str) else None
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -55,7 +68,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        message = _http_message(exc) or "request failed"
         if exc.status_code == 404 and not isinstance(exc, ApiError):
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405 and not isinstance(exc, ApiError):
