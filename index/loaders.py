@@ -50,8 +50,10 @@ def load_document(path: Path, data: bytes | None = None) -> LoadedDocument:
     if suffix == ".pdf":
         text, kind = _pdf_text(path, data), "pdf"
     else:
-        if b"\x00" in data[:8192]:
-            raise LoadError(f"{path}: looks like a binary file, not text")
+        # Anywhere in the file, not only at its start: a NUL in the text would cut quotes short (SQLite's text
+        # functions stop at it) while their offsets run on.
+        if b"\x00" in data:
+            raise LoadError(f"{path}: looks like a binary file, not text (a NUL byte at byte {data.index(0)})")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -89,7 +91,8 @@ def _pdf_text(path: Path, data: bytes) -> str:
             "it is encrypted" if isinstance(exc, FileNotDecryptedError | DependencyError) else "damaged or not a PDF"
         )
         raise LoadError(f"{path}: not a readable PDF ({reason})") from exc
-    return "\n\n".join(p.strip() for p in pages if p.strip())
+    # A NUL in extracted text would cut quotes short (see above): it becomes U+FFFD, one character for one.
+    return "\n\n".join(p.strip() for p in pages if p.strip()).replace("\x00", "\ufffd")
 
 
 # Page chrome, found by generic markers rather than per-site rules: navigation landmarks, and the class names

@@ -2,6 +2,7 @@
 local model, and the whole `brief serve` app on loopback). The bad-input table of item 2 is test_bad_input.py.
 
 1. A question racing a delete is no 500, and a 500 does not drop the client's keep-alive connection.
+4. Quotes are exact: a NUL after the first 8 KB is refused, and every stored sentence's quote is its text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.support import (
     ROOT,
     UvicornThread,
     indexed_settings,
+    run_brief,
     wait_for_http,
 )
 
@@ -219,3 +221,54 @@ def test_the_load_test_fails_on_any_5xx_reset_or_mix_up():
     assert failures(clean, 0.10) == []
     for key in ("responses_5xx", "connection_resets", "mixed_up"):
         assert failures(clean | {key: 1}, 0.10) == [f"1 {key}"]
+
+
+# 4. Exact quotes ------------------------------------------------------------------------------------------------
+def test_a_nul_after_the_first_8_kb_is_refused(server, tmp_path):
+    """The binary check read only the first 8 KB; a NUL later was accepted and cut quotes at the NUL (SQLite's
+    `substr`) while their offsets ran on. It is refused like one in the first 8 KB, at every door that indexes."""
+    data = ("The Ostrava weir holds back the spring floods. " * 200).encode() + b"\x00" + b" More text follows.\n"
+    assert data.index(0) > 8192
+    with logged_in(server) as client:
+        before = listing(client)
+        response = client.post("/api/documents", files={"file": ("late-nul.txt", data, "text/plain")})
+        assert response.status_code == 400 and "binary" in error_message(response)
+        assert listing(client) == before
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "late-nul.txt").write_bytes(data)
+    (tmp_path / "docs" / "fine.txt").write_text("The Ostrava weir is old. It was built in 1903.\n")
+    result = run_brief("index", "docs", "--quiet", cwd=tmp_path)
+    assert result.returncode == 1 and "late-nul.txt: looks like a binary file" in result.stderr
+    assert "Traceback" not in result.stderr and "1 added" in result.stdout  # the run went on
+
+
+def test_every_quote_is_its_text(tmp_path):
+    """`quote == text[start:end]` for every stored sentence, across scripts and astral characters, and for a
+    text that holds a NUL (texts indexed without a file, like SQuAD paragraphs, are not checked for one)."""
+    from assistant import load_settings
+    from assistant.retrieval import make_retriever
+    from index.pipeline import index_paths, index_texts, open_store
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(ROOT / "seeds" / "us-mali-reengagement-brief.txt", docs)
+    (docs / "scripts.md").write_text(
+        "# Notes 😀\n\nThe café in Zürich opened in 1903. 東京の会議は三日間続いた。 Ελληνικά κείμενα εδώ. "
+        "The 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 river 🌊 runs 42 km. हिन्दी में एक वाक्य है। The end.\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(data_dir=str(tmp_path / "data"))
+    assert index_paths([docs], settings, progress=False).errors == []
+    with_nul = "First sentence here. A NUL \x00 sits in this one. The last sentence is after it."
+    assert index_texts([("squad/with-nul", with_nul)], settings, progress=False).errors == []
+    store = open_store(settings)
+    retriever = make_retriever(settings, store, embeddings=None)
+    retriever.sync()
+    texts = {entry.source: entry.text for entry in store.documents().values()}
+    for name in ("us-mali-reengagement-brief.txt", "scripts.md"):  # a text file's text is the file
+        (text,) = [text for source, text in texts.items() if source.endswith(f"docs/{name}")]
+        assert text == (docs / name).read_text(encoding="utf-8")
+    chunks = store.all_chunks()
+    assert {c.source for c in chunks} == set(texts) and len(chunks) >= 20
+    for chunk in chunks:
+        assert retriever.lexical.quote(chunk.id) == texts[chunk.source][chunk.start : chunk.end], chunk
