@@ -141,6 +141,12 @@ def index_paths(
         paths = [*paths, settings.store.uploads_dir]
     files, roots = discover(paths, report)
     known = store.documents(with_text=False)
+    # Uploads keep the name they were given through a rebuild (it tells their names apart; see document_service).
+    upload_names = {
+        key: entry.upload_name
+        for key, entry in (live.documents(with_text=False) if rebuild else known).items()
+        if entry.upload_name
+    }
 
     todo: list[Path] = []
     seen: set[str] = set()
@@ -160,7 +166,7 @@ def index_paths(
 
     if todo:
         items = [(str(path.resolve()), display_path(path), path) for path in todo]
-        write_documents(items, store, settings, report, known, progress)
+        write_documents(items, store, settings, report, known, progress, upload_names)
 
     prefixes = [(str(root), str(root).rstrip(os.sep) + os.sep) for root in roots]
 
@@ -208,6 +214,7 @@ class _Pending:
     key: str
     source: str
     doc: LoadedDocument
+    upload_name: str = ""
     n_chunks: int = 0
     n_written: int = 0
     chunked: bool = False
@@ -220,10 +227,12 @@ def write_documents(
     report: IndexReport,
     known: dict[str, ManifestEntry],
     progress: bool,
+    upload_names: dict[str, str] | None = None,
 ) -> None:
     """Chunk, embed and store each (key, source, document or its path), streaming: sentences are embedded
     EMBED_POOL at a time across documents and written as they come, so memory stays bounded whatever the
-    corpus or file size. A document's manifest entry is written after all its chunks (the commit)."""
+    corpus or file size. A document's manifest entry is written after all its chunks (the commit), with its
+    upload name from `upload_names` (key -> the name an upload was given)."""
     embeddings = load_embeddings(settings.model.embedding_model)
     bar = _Progress(items, enabled=progress)
     pool: list[tuple[_Pending, Chunk]] = []
@@ -252,7 +261,7 @@ def write_documents(
             report.errors.append(str(exc))
             bar.next_document()
             continue
-        pending = _Pending(key, source, doc)
+        pending = _Pending(key, source, doc, (upload_names or {}).get(key, ""))
         for chunk in iter_chunks(doc, source, key):
             pool.append((pending, chunk))
             pending.n_chunks += 1
@@ -288,6 +297,7 @@ def _commit(pending: _Pending, store: ChunkStore, report: IndexReport, known: di
             kind=doc.kind,
             indexed_at=time.time(),
             text=doc.text,
+            upload_name=pending.upload_name,
         )
     )
     store.delete_stale_chunks(pending.key, doc.content_hash)
@@ -295,11 +305,16 @@ def _commit(pending: _Pending, store: ChunkStore, report: IndexReport, known: di
     report.chunks_written += pending.n_chunks
 
 
-def index_document(key: str, source: str, doc: LoadedDocument, settings: Settings, store: ChunkStore) -> IndexReport:
+def index_document(
+    key: str, source: str, doc: LoadedDocument, settings: Settings, store: ChunkStore, *, upload_name: str = ""
+) -> IndexReport:
     """Index one loaded document under `key`, which need not hold its bytes yet: an upload is indexed under
-    its final path while its bytes wait beside the file they replace."""
+    its final path while its bytes wait beside the file they replace (`upload_name`: the name it was given)."""
     report = IndexReport()
-    write_documents([(key, source, doc)], store, settings, report, store.documents(with_text=False), progress=False)
+    known = store.documents(with_text=False)
+    write_documents(
+        [(key, source, doc)], store, settings, report, known, progress=False, upload_names={key: upload_name}
+    )
     return report
 
 
@@ -315,7 +330,9 @@ def repair_vectors(settings: Settings, live: ChunkStore, *, progress: bool = Fal
     report = IndexReport()
     built = live.new_generation()
     items: list[tuple[str, str, LoadedDocument | Path]] = []
+    upload_names = {}
     for key, entry in live.documents().items():
+        upload_names[key] = entry.upload_name
         path = Path(key)
         try:
             unchanged = path.is_file() and file_hash(path, settings.limits.max_document_bytes) == entry.doc_hash
@@ -323,7 +340,7 @@ def repair_vectors(settings: Settings, live: ChunkStore, *, progress: bool = Fal
             unchanged = False
         kept = LoadedDocument(path=path, text=entry.text, content_hash=entry.doc_hash, kind=entry.kind)
         items.append((key, entry.source, path if unchanged else kept))
-    write_documents(items, built, settings, report, {}, progress)
+    write_documents(items, built, settings, report, {}, progress, upload_names)
     if report.errors:
         live.drop_other_generations()
         raise StoreError(

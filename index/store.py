@@ -48,6 +48,7 @@ class ManifestEntry:
     kind: str
     indexed_at: float
     text: str  # the document's text: citations' offsets index into it
+    upload_name: str = ""  # an upload's file name as the user gave it ("" for indexed files and older uploads)
 
     @property
     def version(self) -> str:

@@ -2,6 +2,7 @@
 local model, and the whole `brief serve` app on loopback). The bad-input table of item 2 is test_bad_input.py.
 
 1. A question racing a delete is no 500, and a 500 does not drop the client's keep-alive connection.
+3. Distinct upload names stay distinct documents; an upload replaces one only under the same name.
 4. Quotes are exact: a NUL after the first 8 KB is refused, and every stored sentence's quote is its text.
 """
 
@@ -14,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -221,6 +223,36 @@ def test_the_load_test_fails_on_any_5xx_reset_or_mix_up():
     assert failures(clean, 0.10) == []
     for key in ("responses_5xx", "connection_resets", "mixed_up"):
         assert failures(clean | {key: 1}, 0.10) == [f"1 {key}"]
+
+
+# 3. Distinct names stay distinct documents ---------------------------------------------------------------------
+def test_distinct_upload_names_stay_distinct_documents(server, assistant):
+    """'报告.txt' and '文件.txt' both became 'document.txt', and names were cut at 90 characters, so the second
+    upload silently replaced the first. Each distinct name is its own document; the same name replaces it."""
+    long = "Quarterly report on the northern district water supply and the repairs planned for it " * 2
+    names = ["报告.txt", "文件.txt", "😀.txt", "😎.txt", "a b.txt", "a_b.txt", long + "one.txt", long + "two.txt"]
+    with logged_in(server) as client:
+        before = listing(client)
+        ids = {}
+        for n, name in enumerate(names):
+            text = f"Document {n} says the Varlund canal is {100 + n} km long.\n"
+            response = client.post("/api/documents", files={"file": (name, text.encode(), "text/plain")})
+            assert response.status_code == 201, (name, response.text)
+            ids[name] = response.json()["id"]
+        assert len(set(ids.values())) == len(names)
+        now = listing(client)
+        assert set(now) == set(before) | set(ids.values())
+        saved = sorted(p.name for p in Path(assistant.settings.store.uploads_dir).iterdir())
+        assert len(saved) == len(names) and "报告.txt" in saved and "文件.txt" in saved
+        texts = {p.read_text() for p in Path(assistant.settings.store.uploads_dir).iterdir()}
+        assert len(texts) == len(names)  # nothing was overwritten
+        # The same name again is a replacement: the same document, its new text.
+        response = client.post("/api/documents", files={"file": ("报告.txt", b"The canal is dry.\n")})
+        assert response.status_code == 201 and response.json()["id"] == ids["报告.txt"]
+        assert set(listing(client)) == set(now)
+        for doc_id in ids.values():
+            assert client.delete(f"/api/documents/{doc_id}").status_code == 204
+        assert listing(client) == before
 
 
 # 4. Exact quotes ------------------------------------------------------------------------------------------------
