@@ -133,7 +133,8 @@ def add_document(store, settings: Settings, filename: str, data: bytes) -> Added
         _write_durably(pending, data)
         try:
             if not unchanged:
-                report = index_document(str(target), display_path(target), doc, settings, store, upload_name=given)
+                source = display_path(target, data_dir=settings.store.data_dir)
+                report = index_document(str(target), source, doc, settings, store, upload_name=given)
                 if report.errors:
                     raise UploadRefused("; ".join(report.errors))
         finally:
@@ -165,7 +166,8 @@ def recover_uploads(store, settings: Settings) -> IndexReport | None:
     sentences it had written. A file in the uploads that the index does not name (a new upload killed while
     indexing, or a removal killed before its unlink) is deleted rather than indexed: its upload never
     succeeded, or its removal was asked for. An indexed upload whose file is gone leaves the index; one whose
-    file differs from what is indexed (left by a version without pending uploads) is indexed again."""
+    file differs from what is indexed (left by a version without pending uploads), or that is named by its
+    absolute path on the server (an older version's source), is indexed again."""
     from index.pipeline import index_paths, repair_vectors
 
     uploads = Path(settings.store.uploads_dir)
@@ -185,8 +187,8 @@ def recover_uploads(store, settings: Settings) -> IndexReport | None:
             if entry is None:
                 path.unlink()  # an orphan, or a hidden leftover of an older version's partial write
                 store.delete_stale_chunks(str(path), None)
-            elif entry.doc_hash != _content_hash(path.read_bytes()):
-                stale.append(path)
+            elif entry.doc_hash != _content_hash(path.read_bytes()) or os.path.isabs(entry.source):
+                stale.append(path)  # changed, or named by the server's path (uploaded before sources hid it)
         for key in committed:
             if not Path(key).exists():
                 store.remove_document(key)

@@ -154,6 +154,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
                 ssr_mode=False,
                 max_file_size=settings.limits.max_document_bytes,
                 run_history=False,  # no run records kept in the browser or sent to a Hugging Face bucket
+                show_error=False,  # the chat's own messages are gr.Errors; any other error's text stays in the log
             )
             # Gradio checks that a file handed to an event was received by its upload route only for Blocks it
             # launched itself (processing_utils._check_allowed returns early unless `has_launched`); mounted

@@ -56,12 +56,21 @@ def open_store(settings: Settings, *, verify: bool = True) -> ChunkStore:
     )
 
 
-def display_path(path: Path) -> str:
-    """The path relative to the working directory when inside it, else absolute."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path.resolve())
+def display_path(path: Path, root: Path | None = None, data_dir: Path | None = None) -> str:
+    """How a document is named to users (its `source`), never by the server's absolute path: relative to the
+    working directory when inside it, else to the data dir (an upload: "uploads/notes.md"), else to the folder
+    holding the indexed `root` ("seeds/brief.txt" for `brief index /srv/seeds`), else its file name."""
+    resolved = path.resolve()
+    cwd = Path.cwd()
+    bases = [cwd if cwd.parent != cwd else None, data_dir, root.resolve().parent if root else None, resolved.parent]
+    for base in bases:
+        if base is None:  # (a server started in "/" names documents as if it were not inside it)
+            continue
+        try:
+            return str(resolved.relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return resolved.name
 
 
 def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[Path]]:
@@ -148,6 +157,10 @@ def index_paths(
         if entry.upload_name
     }
 
+    def source(path: Path) -> str:
+        root = max((r for r in roots if path.resolve().is_relative_to(r)), key=lambda r: len(r.parts), default=None)
+        return display_path(path, root, settings.store.data_dir)
+
     todo: list[Path] = []
     seen: set[str] = set()
     for path in files:
@@ -159,13 +172,14 @@ def index_paths(
             report.errors.append(str(exc))
             continue
         entry = known.get(key)
-        if entry and entry.doc_hash == content_hash:
-            report.unchanged.append(display_path(path))
+        # An entry named by an absolute path (indexed before sources hid the server's paths) is indexed again.
+        if entry and entry.doc_hash == content_hash and not os.path.isabs(entry.source):
+            report.unchanged.append(entry.source)
         else:
             todo.append(path)
 
     if todo:
-        items = [(str(path.resolve()), display_path(path), path) for path in todo]
+        items = [(str(path.resolve()), source(path), path) for path in todo]
         write_documents(items, store, settings, report, known, progress, upload_names)
 
     prefixes = [(str(root), str(root).rstrip(os.sep) + os.sep) for root in roots]

@@ -4,6 +4,7 @@ local model, and the whole `brief serve` app on loopback). The bad-input table o
 1. A question racing a delete is no 500, and a 500 does not drop the client's keep-alive connection.
 3. Distinct upload names stay distinct documents; an upload replaces one only under the same name.
 4. Quotes are exact: a NUL after the first 8 KB is refused, and every stored sentence's quote is its text.
+5. Nothing of the server is shown: no absolute paths, no raw exception text.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import (
+    MODEL_QUESTION,
     QUESTION,
     ROOT,
     UvicornThread,
+    chat_fn_index,
+    gradio_event,
     indexed_settings,
     run_brief,
     wait_for_http,
@@ -304,3 +309,103 @@ def test_every_quote_is_its_text(tmp_path):
     assert {c.source for c in chunks} == set(texts) and len(chunks) >= 20
     for chunk in chunks:
         assert retriever.lexical.quote(chunk.id) == texts[chunk.source][chunk.start : chunk.end], chunk
+
+
+# 5. Nothing of the server is shown ------------------------------------------------------------------------------
+def server_strings(library) -> list[str]:
+    base, settings = library
+    return [str(base), str(ROOT), str(Path(settings.store.data_dir).resolve())]
+
+
+def shows_nothing_of_the_server(text: str, library) -> None:
+    for secret in server_strings(library):
+        assert secret not in text, (secret, text[:2000])
+    assert "Traceback" not in text
+
+
+def test_sources_name_no_server_path(server, library):
+    """Sources were absolute server paths (in /api/documents, citations and the chat's panels) whenever the
+    library or the data dir lay outside the working directory. Now they are relative to the indexed folder's
+    parent ('library/…') or to the data dir ('uploads/…')."""
+    with logged_in(server) as client:
+        response = client.post(
+            "/api/documents", files={"file": ("harbour notes.md", b"# Harbour\n\nThe Quell harbour has 12 cranes.\n")}
+        )
+        assert response.status_code == 201, response.text
+        uploaded = response.json()
+        try:
+            sources = sorted(listing(client).values())
+            assert sources == ["library/us-mali-reengagement-brief.txt", "uploads/harbour_notes.md"]
+            answer = client.post("/api/ask", json={"question": QUESTION})
+            assert answer.json()["citations"] and all(
+                c["source"] == "library/us-mali-reengagement-brief.txt" for c in answer.json()["citations"]
+            )
+            body = {"messages": [{"role": "user", "content": "How many cranes does the Quell harbour have?"}]}
+            completion = client.post("/v1/chat/completions", json=body)
+            assert completion.json()["citations"][0]["source"] == "uploads/harbour_notes.md", completion.text
+            config = client.get("/config").json()
+            # The chat: the question's event (the answer, the Sources and the Everything-retrieved panels) and
+            # the Documents panel with its list of documents to remove.
+            asked = gradio_event(
+                client, chat_fn_index(config, "question", "submit"), [QUESTION, [], None, None], uuid.uuid4().hex
+            )
+            assert asked[-1]["success"], asked[-1]
+            assert "library/us-mali-reengagement-brief.txt" in json.dumps(asked[-1]["output"])
+            (load,) = [d["id"] for d in config["dependencies"] if d["targets"] and d["targets"][0][1] == "load"]
+            shown = gradio_event(client, load, [], uuid.uuid4().hex)
+            assert "uploads/harbour_notes.md" in json.dumps(shown[-1]["output"], ensure_ascii=False)
+            for text in (
+                client.get("/api/documents").text,
+                answer.text,
+                completion.text,
+                json.dumps(asked),
+                json.dumps(shown),
+            ):
+                shows_nothing_of_the_server(text, library)
+        finally:
+            client.delete(f"/api/documents/{uploaded['id']}")
+
+
+def test_the_chat_shows_one_plain_message_for_a_failure(server, assistant, library, monkeypatch):
+    """The chat showed raw exception text (pypdf's, a RecursionError's, a TypeError's) and Gradio's 'Cannot move
+    /…/README.md'. Now: a plain message, the details in the server log."""
+    with logged_in(server) as client:
+        config = client.get("/config").json()
+        # A made-up file record naming a file on the server: refused without naming it.
+        forged = {"path": str(ROOT / "README.md"), "orig_name": "README.md", "meta": {"_type": "gradio.FileData"}}
+        refused = gradio_event(client, chat_fn_index(config, "upload", "upload"), [forged], uuid.uuid4().hex)
+        assert refused[-1]["success"] is False
+        shows_nothing_of_the_server(json.dumps(refused), library)
+        assert "Cannot move" not in json.dumps(refused)
+
+        # A failure inside answering: the chat says so plainly, the exception's text stays in the log.
+        def broken(*args, **kwargs):
+            raise TypeError(f"TextEncodeInput must be Union[TextInputSequence] (at {ROOT}/kernel/embedder.py)")
+
+        monkeypatch.setattr(assistant, "ask_stream", broken)
+        asked = gradio_event(
+            client, chat_fn_index(config, "question", "submit"), [QUESTION, [], None, None], uuid.uuid4().hex
+        )
+        output = json.dumps(asked[-1]["output"])
+        assert "Something went wrong on the server while answering" in output
+        assert "TextEncodeInput" not in output
+        shows_nothing_of_the_server(json.dumps(asked), library)
+        (ask,) = [d["id"] for d in config["dependencies"] if d.get("api_name") == "ask"]
+        called = gradio_event(client, ask, [MODEL_QUESTION, ""], uuid.uuid4().hex)
+        assert "Something went wrong on the server while answering" in called[-1]["output"]["error"]
+        assert "TextEncodeInput" not in json.dumps(called)
+
+
+def test_model_and_store_failures_name_no_server_path(assistant, library, monkeypatch):
+    """A 503's reason (a model file or the data dir that cannot be used) names files by their last part only."""
+    from assistant.api import create_api
+    from index.store import StoreError
+
+    def broken(*args, **kwargs):
+        raise StoreError(f"the vector index in {library[1].store.data_dir.resolve()} cannot be searched")
+
+    with UvicornThread(create_api(assistant, assistant.settings)) as running:
+        monkeypatch.setattr(assistant, "ask_stream", broken)
+        response = httpx.post(running.url + "/api/ask", json={"question": QUESTION}, timeout=60)
+    assert response.status_code == 503 and "cannot be searched" in error_message(response)
+    shows_nothing_of_the_server(response.text, library)

@@ -19,7 +19,7 @@ import threading
 from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match, Mount
 
-from assistant.api.errors import ApiError, InternalErrorGuard, install_error_handlers
+from assistant.api.errors import ApiError, InternalErrorGuard, install_error_handlers, without_paths
 from assistant.api.security import API_PREFIXES, BodyLimitMiddleware, SecretGate, bearer
 from assistant.api.state import ApiState, Limits
 
@@ -129,7 +129,7 @@ def warm_up_in_background(app: FastAPI) -> threading.Thread:
             state.mark_ready()
         except Exception as exc:  # noqa: BLE001 (reported by /readyz)
             log.exception("warm-up failed")
-            state.not_ready_reason = f"loading failed: {exc}"
+            state.not_ready_reason = f"loading failed: {without_paths(str(exc))}"  # /readyz is open to anyone
 
     thread = threading.Thread(target=run, name="brief-warm-up", daemon=True)
     thread.start()

@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from assistant.api.errors import ApiError, error_body
+from assistant.api.errors import ApiError, error_body, without_paths
 from assistant.api.schemas import AnswerResponse, AskRequest
 from assistant.api.state import RETRY_AFTER_S, get_state
 from assistant.assistant import QuestionError, validate_history, validate_question
@@ -39,7 +39,8 @@ def model_failure(exc: Exception) -> ApiError:
     from index.store import StoreError
 
     if isinstance(exc, ModelError | StoreError):
-        return ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)})
+        log.warning("answering failed: %s", exc)  # the whole message, server paths included, stays here
+        return ApiError(503, without_paths(str(exc)), headers={"Retry-After": str(RETRY_AFTER_S)})
     return None
 
 

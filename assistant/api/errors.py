@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -117,3 +118,14 @@ class InternalErrorGuard:
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
             await send({"type": "http.response.start", "status": 500, "headers": headers})
             await send({"type": "http.response.body", "body": data})
+
+
+# An absolute file path in a message (a model file, the data dir): "/srv/brief/.brief/chroma" but not the "/v1"
+# of a URL (it follows a host) or a path relative to the working directory.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"(),;:]+/)*([^\s/'\"(),;:]+)")
+
+
+def without_paths(message: str) -> str:
+    """`message` with every absolute file path shortened to its last part, for callers who should learn nothing
+    of the server's files (the whole message goes to the server log)."""
+    return _ABSOLUTE_PATH.sub(lambda m: "…/" + m.group(1), message)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 from fastapi import APIRouter, Request
 
-from assistant.api.errors import ApiError
+from assistant.api.errors import ApiError, without_paths
 from assistant.api.schemas import ErrorResponse, Status
 from assistant.api.state import RETRY_AFTER_S, get_state
 
@@ -29,8 +31,11 @@ async def readyz(request: Request) -> dict:
     try:
         count = await anyio.to_thread.run_sync(state.assistant.documents.sentence_count)
     except Exception as exc:
+        logging.getLogger("brief.api").warning("readiness: the index cannot be read", exc_info=exc)
         raise ApiError(
-            503, f"not ready: the index cannot be read: {exc}", headers={"Retry-After": str(RETRY_AFTER_S)}
+            503,
+            f"not ready: the index cannot be read: {without_paths(str(exc))}",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         ) from exc
     if count == 0:
         raise ApiError(503, "not ready: nothing is indexed", headers={"Retry-After": str(RETRY_AFTER_S)})
