@@ -126,8 +126,8 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
     """The API app, with the Gradio chat mounted at "/" when `ui.app.build_app` can be imported. Not ready
     (503 on /readyz and the model endpoints) until the warm-up started here finishes."""
     from assistant.api import create_api, warm_up_in_background
-    from assistant.api.errors import InternalErrorGuard
-    from assistant.api.security import matches_any
+    from assistant.api.errors import InternalErrorGuard, install_chat_error_handlers
+    from assistant.api.security import LoginThrottle, matches_any
 
     app = create_api(assistant, settings, api_key=api_key, password=password, ready=False)
     state = app.state.brief
@@ -163,7 +163,9 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
             state.is_public = public_route
             state.sessions.append(chat_login_check(app))
             chat_app = gradio_app_of(app)
+            install_chat_error_handlers(chat_app)
             chat_app.add_middleware(InternalErrorGuard)  # inside Gradio's own 500 handler, which drops the connection
+            app.add_middleware(LoginThrottle)
     warm_up_in_background(app)
     return app
 

@@ -5,6 +5,7 @@ local model, and the whole `brief serve` app on loopback). The bad-input table o
 3. Distinct upload names stay distinct documents; an upload replaces one only under the same name.
 4. Quotes are exact: a NUL after the first 8 KB is refused, and every stored sentence's quote is its text.
 5. Nothing of the server is shown: no absolute paths, no raw exception text.
+6. /login backs off, HEAD answers on the health routes, the chat's routes answer errors in the error shape.
 """
 
 from __future__ import annotations
@@ -409,3 +410,52 @@ def test_model_and_store_failures_name_no_server_path(assistant, library, monkey
         response = httpx.post(running.url + "/api/ask", json={"question": QUESTION}, timeout=60)
     assert response.status_code == 503 and "cannot be searched" in error_message(response)
     shows_nothing_of_the_server(response.text, library)
+
+
+# 6. Smaller doors -----------------------------------------------------------------------------------------------
+def test_login_backs_off_after_repeated_wrong_secrets(assistant):
+    """30 wrong guesses in a row were all answered at once. Now each client may guess wrong 5 times; after that
+    it waits (1 s, then twice as long each time) and is answered 429 with Retry-After meanwhile, without its
+    guess being tried; the right secret after the wait logs in and clears the record."""
+    with serving(assistant, password=PASSWORD) as url:
+
+        def login(secret: str) -> httpx.Response:
+            return httpx.post(url + "/login", data={"username": "brief", "password": secret}, timeout=30)
+
+        statuses = [login(f"guess-{n}").status_code for n in range(6)]
+        assert statuses == [400] * 6
+        locked = login(PASSWORD)  # even the right secret waits its turn
+        assert locked.status_code == 429 and locked.headers["Retry-After"] == "1"
+        assert "try again in 1 s" in error_message(locked)
+        time.sleep(1.2)
+        assert login("guess-6").status_code == 400
+        locked = login(PASSWORD)
+        assert locked.status_code == 429 and locked.headers["Retry-After"] == "2"
+        time.sleep(2.2)
+        assert login(PASSWORD).status_code == 200
+        assert [login(f"guess-{n}").status_code for n in range(5)] == [400] * 5  # the record was cleared
+
+
+def test_head_answers_on_the_health_routes(server):
+    """HEAD /healthz was 404 (the chat mounted at "/" answered it); it answers as GET does, without a body."""
+    for path in ("/healthz", "/readyz"):
+        head, get = httpx.head(server + path), httpx.get(server + path)
+        assert head.status_code == get.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_the_chats_routes_answer_errors_in_the_error_shape(server):
+    """Gradio's routes answered errors as {"detail": …}; they carry the documented {"error": {…}} too (beside
+    "detail", which Gradio's page and gradio_client read)."""
+    with logged_in(server) as client:
+        for method, path, body, status in [
+            ("GET", "/gradio_api/no-such-route", None, 404),
+            ("POST", "/gradio_api/queue/join", {"no": "data"}, 422),
+            ("GET", "/gradio_api/file=/etc/passwd", None, 403),
+            ("GET", "/gradio_api/queue/data", None, 422),
+        ]:
+            response = client.request(method, path, json=body)
+            assert response.status_code == status, (path, response.text)
+            assert response.json()["error"]["message"] and response.json()["error"]["type"], response.text
+        wrong = httpx.post(server + "/login", data={"username": "brief", "password": "wrong"})
+        assert wrong.status_code == 400 and wrong.json()["error"]["message"] == "Incorrect credentials."

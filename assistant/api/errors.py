@@ -86,6 +86,29 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, INTERNAL_ERROR)
 
 
+def install_chat_error_handlers(app) -> None:
+    """The web chat's own (Gradio's) routes answer errors in the documented shape as well: `{"error": {"message",
+    "type"}}`, beside Gradio's `"detail"`, which its page and `gradio_client` read (the login form, upload
+    limits, validation errors). Validation errors keep only where and what, not the input they echo."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail
+        if isinstance(detail, str):
+            message = _http_message(exc)
+        elif isinstance(detail, dict) and isinstance(detail.get("error"), str):
+            message = detail["error"]  # Gradio's 401: {"error": "Not authenticated", "auth_message": ...}
+        else:
+            message = "request failed"
+        body = error_body(exc.status_code, message) | {"detail": detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        detail = [{key: err[key] for key in ("type", "loc", "msg") if key in err} for err in exc.errors()]
+        return JSONResponse(error_body(422, _validation_message(exc)) | {"detail": detail}, status_code=422)
+
+
 class InternalErrorGuard:
     """Pure ASGI, around an app's routes: an exception that no handler turned into a response is logged with its
     traceback and answered here, with the JSON 500, and the request then ends normally. Without it Starlette

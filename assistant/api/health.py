@@ -1,4 +1,5 @@
-"""GET /healthz (the process is up) and GET /readyz (the index and the model are loaded)."""
+"""GET /healthz (the process is up) and GET /readyz (the index and the model are loaded); HEAD answers as GET
+(without the body), as load balancers and uptime checks may ask."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from assistant.api.state import RETRY_AFTER_S, get_state
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Status, summary="Liveness: the server process answers")
+@router.api_route(
+    "/healthz", methods=["GET", "HEAD"], response_model=Status, summary="Liveness: the server process answers"
+)
 async def healthz() -> dict:
     return {"status": "ok", "detail": ""}
 
 
-@router.get(
+@router.api_route(
     "/readyz",
+    methods=["GET", "HEAD"],
     response_model=Status,
     summary="Readiness: 200 once the index and the model are loaded, 503 before",
     responses={503: {"model": ErrorResponse}},
