@@ -3,6 +3,7 @@ generate → verify citations → Answer. The CLI, the web chat and the HTTP API
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -35,9 +36,27 @@ class QuestionError(ValueError):
     """A question that cannot be asked (empty, too long); the message is for the user."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def not_text(text: str) -> str | None:
+    """Why `text` is not valid Unicode text, or None: a lone surrogate, which is what a JSON escape such as
+    "\\ud800" without its pair, or a byte that is not UTF-8 in a command line (Python's surrogateescape), becomes.
+    Nothing downstream can encode it (the tokenizer, SQLite, the JSON of the answer)."""
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return (
+        f"character {found.start()} is U+{ord(found.group()):04X}, a lone surrogate "
+        "(an escape without its pair, or a byte that is not UTF-8)"
+    )
+
+
 def validate_question(question: str, settings: Settings) -> str:
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("the question is empty")
+    if (reason := not_text(question)) is not None:
+        raise QuestionError(f"the question is not valid text: {reason}")
     question = " ".join(question.split())
     if len(question) > settings.limits.max_question_chars:
         raise QuestionError(
@@ -65,6 +84,8 @@ def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) 
             raise QuestionError(
                 f"history turn {n} ({turn.role}) is {len(turn.content)} characters long; the limit is {limit}"
             )
+        if (reason := not_text(turn.content)) is not None:
+            raise QuestionError(f"history turn {n} ({turn.role}) is not valid text: {reason}")
     return turns
 
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,15 +41,54 @@ class AddedDocument:
     unchanged: bool  # the same bytes were already indexed under that name
 
 
+# A saved name's stem, in UTF-8 bytes: with ".pending-", a hash and the suffix it stays well within the 255
+# bytes a file name may have (a stem cut to fit gets a hash of the whole name, so cut names stay distinct).
+MAX_STEM_BYTES = 150
+
+
+def upload_name(name: str) -> str:
+    """The file name an upload was given (its last path part, Unicode NFC): what tells two uploads apart."""
+    return unicodedata.normalize("NFC", os.path.basename(str(name or "").replace("\\", "/")))
+
+
 def safe_filename(name: str) -> str:
-    """The basename with only [A-Za-z0-9._-] kept, no leading dots, at most ~100 characters."""
-    base = os.path.basename(str(name or "").replace("\\", "/"))
+    """The basename with letters, marks and digits of any script and [._-] kept (other runs become "_"), no
+    leading dots, a stem of at most MAX_STEM_BYTES. A name cut to that length, or with nothing but symbols
+    ("😀.txt"), gets a short hash of the whole name, so that such names stay distinct."""
+    base = upload_name(name)
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:90] or "document"
+    marked = "".join(c if c in "._-" or unicodedata.category(c)[0] in "LMN" else " " for c in stem)
+    kept = "_".join(marked.split()).strip("._-")  # each run of other characters: one "_"
+    cut = kept.encode()[:MAX_STEM_BYTES].decode(errors="ignore").rstrip("._-")
+    if not cut:
+        cut = "document" + (f"-{_name_digest(base)}" if stem.strip("._- ") else "")
+    elif cut != kept:
+        cut = f"{cut}-{_name_digest(base)}"
     suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()[:10]
-    return f"{stem}.{suffix}" if suffix else stem
+    return f"{cut}.{suffix}" if suffix else cut
+
+
+def _name_digest(name: str) -> str:
+    return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _with_digest(saved: str, given: str) -> str:
+    stem, dot, suffix = saved.rpartition(".")
+    return f"{stem}-{_name_digest(given)}.{suffix}" if dot else f"{saved}-{_name_digest(given)}"
+
+
+def _saved_name(safe: str, given: str, uploads: Path, known: dict[str, ManifestEntry]) -> str:
+    """The name an upload called `given` is saved under: its safe name, unless a document uploaded under another
+    name is saved as that (safe names of "a b.txt" and "a_b.txt" are the same), then the safe name with a hash
+    of `given`. So distinct names stay distinct documents, and an upload replaces a document only when it has
+    the same name (an upload saved before names were recorded: only when it was saved under the name given)."""
+    for candidate in (safe, _with_digest(safe, given)):
+        held = known.get(str(uploads / candidate))
+        if held is None or (held.upload_name or candidate) == given:
+            return candidate
+    raise UploadRefused(f"{given}: another document is already saved as {safe}; rename the file and upload it again")
 
 
 def document_id(path_key: str) -> str:
@@ -81,17 +121,21 @@ def add_document(store, settings: Settings, filename: str, data: bytes) -> Added
     from index.pipeline import display_path, index_document
 
     name, doc = _checked(filename, data, settings)
+    given = upload_name(filename)
     uploads = Path(settings.store.uploads_dir)
     uploads.mkdir(parents=True, exist_ok=True)
-    target = (uploads / name).resolve()
-    pending = target.with_name(PENDING_PREFIX + name)
     with _index_lock:
-        previous = store.documents().get(str(target))
+        known = store.documents(with_text=False)
+        name = _saved_name(name, given, uploads.resolve(), known)
+        target = (uploads / name).resolve()
+        pending = target.with_name(PENDING_PREFIX + name)
+        previous = known.get(str(target))
         unchanged = previous is not None and previous.doc_hash == doc.content_hash
         _write_durably(pending, data)
         try:
             if not unchanged:
-                report = index_document(str(target), display_path(target), doc, settings, store)
+                source = display_path(target, data_dir=settings.store.data_dir)
+                report = index_document(str(target), source, doc, settings, store, upload_name=given)
                 if report.errors:
                     raise UploadRefused("; ".join(report.errors))
         finally:
@@ -123,7 +167,8 @@ def recover_uploads(store, settings: Settings) -> IndexReport | None:
     sentences it had written. A file in the uploads that the index does not name (a new upload killed while
     indexing, or a removal killed before its unlink) is deleted rather than indexed: its upload never
     succeeded, or its removal was asked for. An indexed upload whose file is gone leaves the index; one whose
-    file differs from what is indexed (left by a version without pending uploads) is indexed again."""
+    file differs from what is indexed (left by a version without pending uploads), or that is named by its
+    absolute path on the server (an older version's source), is indexed again."""
     from index.pipeline import index_paths, repair_vectors
 
     uploads = Path(settings.store.uploads_dir)
@@ -143,8 +188,8 @@ def recover_uploads(store, settings: Settings) -> IndexReport | None:
             if entry is None:
                 path.unlink()  # an orphan, or a hidden leftover of an older version's partial write
                 store.delete_stale_chunks(str(path), None)
-            elif entry.doc_hash != _content_hash(path.read_bytes()):
-                stale.append(path)
+            elif entry.doc_hash != _content_hash(path.read_bytes()) or os.path.isabs(entry.source):
+                stale.append(path)  # changed, or named by the server's path (uploaded before sources hid it)
         for key in committed:
             if not Path(key).exists():
                 store.remove_document(key)

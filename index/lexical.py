@@ -236,14 +236,22 @@ class LexicalIndex:
         return _chunk(row) if row else None
 
     def quote(self, chunk_id: str) -> str:
-        """The sentence's verbatim text in its document, `text[start:end]` ('' if not held)."""
+        """The sentence's verbatim text in its document, `text[start:end]` ('' if not held). SQLite's `substr`
+        cuts it for a free read; should SQLite's count differ from Python's (its text functions stop at a NUL),
+        the quote is cut from the whole text in Python, so it is always exact."""
         with self._lock:
             row = self._db.execute(
-                'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
+                'SELECT substr(d.text, s.start + 1, s."end" - s.start), s.start, s."end", d.path FROM sentences s '
                 "JOIN documents d ON d.path = s.path WHERE s.id = ?",
                 (chunk_id,),
             ).fetchone()
-        return row[0] if row else ""
+            if row is None:
+                return ""
+            quote, start, end, path = row
+            if len(quote) == end - start:
+                return quote
+            (text,) = self._db.execute("SELECT text FROM documents WHERE path = ?", (path,)).fetchone()
+        return text[start:end]
 
     def count(self) -> int:
         with self._lock:

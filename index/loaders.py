@@ -11,6 +11,7 @@ from index.chunking import Block
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".pdf", ".html", ".htm"}
 # pypdf reports what it finds wrong in a damaged PDF through its logger: into the log, not onto stderr.
 logging.getLogger("pypdf").addHandler(logging.NullHandler())
+log = logging.getLogger("brief.index")  # what made a file unreadable, beside the plain message the user gets
 
 
 class LoadError(ValueError):
@@ -49,8 +50,10 @@ def load_document(path: Path, data: bytes | None = None) -> LoadedDocument:
     if suffix == ".pdf":
         text, kind = _pdf_text(path, data), "pdf"
     else:
-        if b"\x00" in data[:8192]:
-            raise LoadError(f"{path}: looks like a binary file, not text")
+        # Anywhere in the file, not only at its start: a NUL in the text would cut quotes short (SQLite's text
+        # functions stop at it) while their offsets run on.
+        if b"\x00" in data:
+            raise LoadError(f"{path}: looks like a binary file, not text (a NUL byte at byte {data.index(0)})")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -72,14 +75,24 @@ def _pdf_text(path: Path, data: bytes) -> str:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise LoadError(f"{path}: not a readable PDF ({exc})") from exc
-    return "\n\n".join(p.strip() for p in pages if p.strip())
+    except LimitReachedError as exc:  # e.g. a few hundred KB that inflate to hundreds of MB
+        log.info("%s: %s", path, exc)
+        raise LoadError(f"{path}: not a readable PDF (its content expands past the reader's size limits)") from exc
+    except RecursionError as exc:
+        raise LoadError(f"{path}: not a readable PDF (its objects are nested too deeply)") from exc
+    except Exception as exc:  # noqa: BLE001 (pypdf raises many types on damaged files; the log keeps which)
+        log.info("%s: %s: %s", path, type(exc).__name__, exc)
+        reason = (
+            "it is encrypted" if isinstance(exc, FileNotDecryptedError | DependencyError) else "damaged or not a PDF"
+        )
+        raise LoadError(f"{path}: not a readable PDF ({reason})") from exc
+    # A NUL in extracted text would cut quotes short (see above): it becomes U+FFFD, one character for one.
+    return "\n\n".join(p.strip() for p in pages if p.strip()).replace("\x00", "\ufffd")
 
 
 # Page chrome, found by generic markers rather than per-site rules: navigation landmarks, and the class names

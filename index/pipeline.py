@@ -56,12 +56,21 @@ def open_store(settings: Settings, *, verify: bool = True) -> ChunkStore:
     )
 
 
-def display_path(path: Path) -> str:
-    """The path relative to the working directory when inside it, else absolute."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path.resolve())
+def display_path(path: Path, root: Path | None = None, data_dir: Path | None = None) -> str:
+    """How a document is named to users (its `source`), never by the server's absolute path: relative to the
+    working directory when inside it, else to the data dir (an upload: "uploads/notes.md"), else to the folder
+    holding the indexed `root` ("seeds/brief.txt" for `brief index /srv/seeds`), else its file name."""
+    resolved = path.resolve()
+    cwd = Path.cwd()
+    bases = [cwd if cwd.parent != cwd else None, data_dir, root.resolve().parent if root else None, resolved.parent]
+    for base in bases:
+        if base is None:  # (a server started in "/" names documents as if it were not inside it)
+            continue
+        try:
+            return str(resolved.relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return resolved.name
 
 
 def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[Path]]:
@@ -78,7 +87,9 @@ def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[P
                 if any(part.startswith(".") for part in candidate.relative_to(path).parts):
                     continue
                 if candidate.is_file():
-                    if is_supported(candidate):
+                    if not _utf8(str(candidate)):  # the store holds names as UTF-8 text
+                        report.errors.append(f"{candidate}: skipped, the file name is not UTF-8; rename the file")
+                    elif is_supported(candidate):
                         files.append(candidate)
                     else:
                         report.warnings.append(f"{candidate}: skipped, unsupported file type")
@@ -89,6 +100,15 @@ def discover(paths: list[Path], report: IndexReport) -> tuple[list[Path], list[P
                 f"{path}: skipped, unsupported file type '{path.suffix or '(none)'}' (use .txt .md .pdf .html)"
             )
     return files, roots
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name from the file system is UTF-8 (its other bytes come as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def make_chunks(doc: LoadedDocument, source: str, path_key: str) -> list[Chunk]:
@@ -130,6 +150,16 @@ def index_paths(
         paths = [*paths, settings.store.uploads_dir]
     files, roots = discover(paths, report)
     known = store.documents(with_text=False)
+    # Uploads keep the name they were given through a rebuild (it tells their names apart; see document_service).
+    upload_names = {
+        key: entry.upload_name
+        for key, entry in (live.documents(with_text=False) if rebuild else known).items()
+        if entry.upload_name
+    }
+
+    def source(path: Path) -> str:
+        root = max((r for r in roots if path.resolve().is_relative_to(r)), key=lambda r: len(r.parts), default=None)
+        return display_path(path, root, settings.store.data_dir)
 
     todo: list[Path] = []
     seen: set[str] = set()
@@ -142,14 +172,15 @@ def index_paths(
             report.errors.append(str(exc))
             continue
         entry = known.get(key)
-        if entry and entry.doc_hash == content_hash:
-            report.unchanged.append(display_path(path))
+        # An entry named by an absolute path (indexed before sources hid the server's paths) is indexed again.
+        if entry and entry.doc_hash == content_hash and not os.path.isabs(entry.source):
+            report.unchanged.append(entry.source)
         else:
             todo.append(path)
 
     if todo:
-        items = [(str(path.resolve()), display_path(path), path) for path in todo]
-        write_documents(items, store, settings, report, known, progress)
+        items = [(str(path.resolve()), source(path), path) for path in todo]
+        write_documents(items, store, settings, report, known, progress, upload_names)
 
     prefixes = [(str(root), str(root).rstrip(os.sep) + os.sep) for root in roots]
 
@@ -197,6 +228,7 @@ class _Pending:
     key: str
     source: str
     doc: LoadedDocument
+    upload_name: str = ""
     n_chunks: int = 0
     n_written: int = 0
     chunked: bool = False
@@ -209,10 +241,12 @@ def write_documents(
     report: IndexReport,
     known: dict[str, ManifestEntry],
     progress: bool,
+    upload_names: dict[str, str] | None = None,
 ) -> None:
     """Chunk, embed and store each (key, source, document or its path), streaming: sentences are embedded
     EMBED_POOL at a time across documents and written as they come, so memory stays bounded whatever the
-    corpus or file size. A document's manifest entry is written after all its chunks (the commit)."""
+    corpus or file size. A document's manifest entry is written after all its chunks (the commit), with its
+    upload name from `upload_names` (key -> the name an upload was given)."""
     embeddings = load_embeddings(settings.model.embedding_model)
     bar = _Progress(items, enabled=progress)
     pool: list[tuple[_Pending, Chunk]] = []
@@ -241,7 +275,7 @@ def write_documents(
             report.errors.append(str(exc))
             bar.next_document()
             continue
-        pending = _Pending(key, source, doc)
+        pending = _Pending(key, source, doc, (upload_names or {}).get(key, ""))
         for chunk in iter_chunks(doc, source, key):
             pool.append((pending, chunk))
             pending.n_chunks += 1
@@ -277,6 +311,7 @@ def _commit(pending: _Pending, store: ChunkStore, report: IndexReport, known: di
             kind=doc.kind,
             indexed_at=time.time(),
             text=doc.text,
+            upload_name=pending.upload_name,
         )
     )
     store.delete_stale_chunks(pending.key, doc.content_hash)
@@ -284,11 +319,16 @@ def _commit(pending: _Pending, store: ChunkStore, report: IndexReport, known: di
     report.chunks_written += pending.n_chunks
 
 
-def index_document(key: str, source: str, doc: LoadedDocument, settings: Settings, store: ChunkStore) -> IndexReport:
+def index_document(
+    key: str, source: str, doc: LoadedDocument, settings: Settings, store: ChunkStore, *, upload_name: str = ""
+) -> IndexReport:
     """Index one loaded document under `key`, which need not hold its bytes yet: an upload is indexed under
-    its final path while its bytes wait beside the file they replace."""
+    its final path while its bytes wait beside the file they replace (`upload_name`: the name it was given)."""
     report = IndexReport()
-    write_documents([(key, source, doc)], store, settings, report, store.documents(with_text=False), progress=False)
+    known = store.documents(with_text=False)
+    write_documents(
+        [(key, source, doc)], store, settings, report, known, progress=False, upload_names={key: upload_name}
+    )
     return report
 
 
@@ -304,7 +344,9 @@ def repair_vectors(settings: Settings, live: ChunkStore, *, progress: bool = Fal
     report = IndexReport()
     built = live.new_generation()
     items: list[tuple[str, str, LoadedDocument | Path]] = []
+    upload_names = {}
     for key, entry in live.documents().items():
+        upload_names[key] = entry.upload_name
         path = Path(key)
         try:
             unchanged = path.is_file() and file_hash(path, settings.limits.max_document_bytes) == entry.doc_hash
@@ -312,7 +354,7 @@ def repair_vectors(settings: Settings, live: ChunkStore, *, progress: bool = Fal
             unchanged = False
         kept = LoadedDocument(path=path, text=entry.text, content_hash=entry.doc_hash, kind=entry.kind)
         items.append((key, entry.source, path if unchanged else kept))
-    write_documents(items, built, settings, report, {}, progress)
+    write_documents(items, built, settings, report, {}, progress, upload_names)
     if report.errors:
         live.drop_other_generations()
         raise StoreError(

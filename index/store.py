@@ -48,6 +48,7 @@ class ManifestEntry:
     kind: str
     indexed_at: float
     text: str  # the document's text: citations' offsets index into it
+    upload_name: str = ""  # an upload's file name as the user gave it ("" for indexed files and older uploads)
 
     @property
     def version(self) -> str:
@@ -317,6 +318,10 @@ class ChunkStore:
         for cid, text, meta, dist in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
         ):
+            # A sentence deleted while Chroma searched (its document removed or replaced meanwhile) can come
+            # back as its id without metadata or text: it is no longer committed, so it is no hit.
+            if meta is None or text is None or dist is None:
+                continue
             if committed.get(meta.get("path")) == meta.get("doc_hash"):
                 hits.append((_to_chunk(cid, text, meta), 1.0 - float(dist)))
         return hits[:k]

@@ -56,6 +56,8 @@ def _read_history(path: str | None, settings) -> list[dict]:
         raise ValueError(f"cannot read history file {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ValueError(f"history file {path} is not UTF-8 text (a binary file?): {exc.reason}") from exc
+    except RecursionError as exc:  # '[[[[…' deeper than the JSON parser goes
+        raise ValueError(f"history file {path} is nested too deeply to be a JSON list of turns") from exc
     except (json.JSONDecodeError, ValidationError) as exc:
         raise ValueError(
             f'history file {path} must be a JSON list of {{"role": "user"|"assistant", "content": str}}: '
@@ -238,9 +240,27 @@ def is_model_or_store_error(exc: Exception) -> bool:
     return isinstance(exc, ModelError | StoreError)
 
 
+def undecodable_argument(argv: list[str]) -> str | None:
+    """The message for the first argument that is not UTF-8 text, or None. Python hands over such bytes as lone
+    surrogates (surrogateescape), which neither the model nor the index can take: a question or a path must be
+    UTF-8."""
+    for n, arg in enumerate(argv, start=1):
+        if any("\ud800" <= c <= "\udfff" for c in arg):
+            shown = repr(arg.encode("utf-8", "surrogateescape" if _escaped_bytes(arg) else "backslashreplace"))
+            return f"argument {n} is not UTF-8 text: {shown}; questions and paths must be UTF-8"
+    return None
+
+
+def _escaped_bytes(arg: str) -> bool:
+    return all(not "\ud800" <= c <= "\udfff" or "\udc80" <= c <= "\udcff" for c in arg)
+
+
 def main(argv: list[str] | None = None) -> int:
     from kernel.settings import ConfigError, load_settings
 
+    argv = sys.argv[1:] if argv is None else argv
+    if (message := undecodable_argument(argv)) is not None:
+        return fail(message, EXIT_USAGE)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -124,7 +124,8 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
     """The API app, with the Gradio chat mounted at "/" when `ui.app.build_app` can be imported. Not ready
     (503 on /readyz and the model endpoints) until the warm-up started here finishes."""
     from shells.api import create_api, warm_up_in_background
-    from shells.api.security import matches_any
+    from shells.api.errors import InternalErrorGuard, install_chat_error_handlers
+    from shells.api.security import LoginThrottle, matches_any
 
     app = create_api(assistant, settings, api_key=api_key, password=password, ready=False)
     state = app.state.brief
@@ -151,6 +152,7 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
                 ssr_mode=False,
                 max_file_size=settings.limits.max_document_bytes,
                 run_history=False,  # no run records kept in the browser or sent to a Hugging Face bucket
+                show_error=False,  # the chat's own messages are gr.Errors; any other error's text stays in the log
             )
             # Gradio checks that a file handed to an event was received by its upload route only for Blocks it
             # launched itself (processing_utils._check_allowed returns early unless `has_launched`); mounted
@@ -158,18 +160,27 @@ def build_server_app(assistant, settings, *, api_key: str | None = None, passwor
             chat.has_launched = True
             state.is_public = public_route
             state.sessions.append(chat_login_check(app))
+            chat_app = gradio_app_of(app)
+            install_chat_error_handlers(chat_app)
+            chat_app.add_middleware(InternalErrorGuard)  # inside Gradio's own 500 handler, which drops the connection
+            app.add_middleware(LoginThrottle)
     warm_up_in_background(app)
     return app
 
 
-def chat_login_check(app):
-    """`scope -> bool`: does the request carry the cookie the chat's login (Gradio's /login) set?"""
+def gradio_app_of(app):
+    """The web chat's Gradio app, mounted in `app`."""
     from gradio.routes import App
     from starlette.routing import Mount
 
+    return next(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, App))
+
+
+def chat_login_check(app):
+    """`scope -> bool`: does the request carry the cookie the chat's login (Gradio's /login) set?"""
     from shells.api.security import cookies_of
 
-    chat = next(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, App))
+    chat = gradio_app_of(app)
     names = (f"access-token-{chat.cookie_id}", f"access-token-unsecure-{chat.cookie_id}")
 
     def logged_in(scope) -> bool:

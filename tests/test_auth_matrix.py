@@ -36,7 +36,9 @@ EXPECTED = {
 # Open with any secret: liveness, readiness, and what the chat's login page needs to show itself and log in.
 OPEN = {
     ("GET", "/healthz"),
+    ("HEAD", "/healthz"),
     ("GET", "/readyz"),
+    ("HEAD", "/readyz"),
     ("GET", "/"),
     ("HEAD", "/"),
     ("POST", "/login"),

@@ -8,6 +8,7 @@ the index runs in one concurrency group ("assistant"), so the in-process model i
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ import gradio as gr  # noqa: E402
 
 from assistant.assistant import QuestionError, validate_question  # noqa: E402
 from assistant.pipeline import Final, Token  # noqa: E402
-from index.documents import UPLOAD_SUFFIXES, UploadRefused  # noqa: E402
+from index.documents import UPLOAD_SUFFIXES, UploadRefused, document_id  # noqa: E402
 from ui.render import (  # noqa: E402
     chat_text,
     documents_html,
@@ -40,6 +41,7 @@ STARTERS = [
 # as smooth.
 REDRAW_EVERY_S = 0.1
 _feedback_lock = threading.Lock()
+log = logging.getLogger("brief.ui")
 
 
 # Helpers ----------------------------------------------------------------------------------------------
@@ -52,12 +54,28 @@ def parse_history(history) -> list[dict]:
             history = json.loads(history)
         except json.JSONDecodeError as exc:
             raise gr.Error(f"history is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise gr.Error("history is nested too deeply to be a list of turns") from exc
     if not isinstance(history, list) or not all(
         isinstance(t, dict) and t.get("role") in {"user", "assistant"} and isinstance(t.get("content"), str)
         for t in history
     ):
         raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": str}')
     return [{"role": t["role"], "content": t["content"]} for t in history]
+
+
+def failure_message(exc: Exception, doing: str) -> str:
+    """The one plain message the chat shows for a failure that is not the user's to mend; what happened, with
+    its traceback, goes to the server log (never to the page: it may name the server's files)."""
+    from assistant.llm import ModelError
+    from index.store import StoreError
+
+    log.error("web chat: %s failed", doing, exc_info=exc)
+    if isinstance(exc, ModelError):
+        return f"The model could not be used for {doing}; try again shortly (the server log says why)."
+    if isinstance(exc, StoreError):
+        return f"The documents could not be read for {doing}; try again shortly (the server log says why)."
+    return f"Something went wrong on the server while {doing}; its log has the details."
 
 
 def append_feedback(path: Path, record: dict) -> None:
@@ -73,8 +91,11 @@ def build_app(assistant) -> gr.Blocks:
     documents = assistant.documents
 
     def documents_view():
-        entries = documents.entries()
-        choices = [(e.source, e.path) for e in entries]
+        try:
+            entries = documents.entries()
+        except Exception as exc:  # noqa: BLE001 (one plain message; the log has the rest)
+            raise gr.Error(failure_message(exc, "listing the documents")) from exc
+        choices = [(e.source, document_id(e.path)) for e in entries]  # the page sees ids, not server paths
         return documents_html(entries), gr.update(choices=choices, value=None)
 
     # Chat -----------------------------------------------------------------------------------------
@@ -96,16 +117,25 @@ def build_app(assistant) -> gr.Blocks:
         shown_at = 0.0
         # The conversation keeps growing; the question carries its latest turns, within the history limit.
         recent = turns[len(turns) - settings.limits.max_history_turns :] if settings.limits.max_history_turns else []
-        for event in assistant.ask_stream(question, history=recent):
-            match event:
-                case Token(text):
-                    streamed += text
-                    if time.monotonic() - shown_at >= REDRAW_EVERY_S:  # the first token at once, then in bursts
-                        shown_at = time.monotonic()
-                        chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
-                        yield chat, gr.skip(), gr.skip(), turns, records, ""
-                case Final(answer):
-                    pass
+        try:
+            for event in assistant.ask_stream(question, history=recent):
+                match event:
+                    case Token(text):
+                        streamed += text
+                        if time.monotonic() - shown_at >= REDRAW_EVERY_S:  # the first token at once, then in bursts
+                            shown_at = time.monotonic()
+                            chat[-1] = {"role": "assistant", "content": chat_text(streamed)}
+                            yield chat, gr.skip(), gr.skip(), turns, records, ""
+                    case Final(answer):
+                        pass
+        except QuestionError as exc:  # an earlier turn over the limits (the question itself was checked above)
+            chat[-1] = {"role": "assistant", "content": chat_text(f"Cannot ask that: {exc}")}
+            yield chat, gr.skip(), gr.skip(), turns, records, ""
+            return
+        except Exception as exc:  # noqa: BLE001 (the chat says so plainly; the turn is not kept)
+            chat[-1] = {"role": "assistant", "content": chat_text(failure_message(exc, "answering"))}
+            yield chat, gr.skip(), gr.skip(), turns, records, ""
+            return
         chat[-1] = {"role": "assistant", "content": chat_text(answer.answer)}
         turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
         public = answer.to_public()
@@ -161,8 +191,14 @@ def build_app(assistant) -> gr.Blocks:
         try:
             added = documents.add(original.name, original.read_bytes())
         except UploadRefused as exc:
+            cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None  # e.g. pypdf's own error
+            log.warning("upload refused: %s%s", exc, f" ({type(cause).__name__}: {cause})" if cause else "")
             gr.Warning(f"Upload refused: {exc}")
             return f"Upload refused: {exc}", *documents_view(), None
+        except Exception as exc:  # noqa: BLE001 (one plain message; the log has the rest)
+            message = failure_message(exc, "indexing the upload")
+            gr.Warning(message)
+            return message, *documents_view(), None
         progress(1.0, desc="Done")
         if added.unchanged:
             status = f"{added.name} is already indexed (unchanged)."
@@ -171,12 +207,16 @@ def build_app(assistant) -> gr.Blocks:
         gr.Info(status)
         return status, *documents_view(), None
 
-    def on_remove(path: str | None):
-        if not path:
+    def on_remove(doc_id: str | None):
+        if not doc_id:
             return "Choose a document to remove.", *documents_view()
-        entry = documents.remove(path)
-        name = entry.source if entry else path
-        return f"Removed {name} from the index.", *documents_view()
+        try:
+            removed = [entry for path in documents.find(doc_id) if (entry := documents.remove(path)) is not None]
+        except Exception as exc:  # noqa: BLE001 (one plain message; the log has the rest)
+            return failure_message(exc, "removing the document"), *documents_view()
+        if not removed:
+            return "That document is no longer indexed.", *documents_view()
+        return f"Removed {removed[0].source} from the index.", *documents_view()
 
     # API ------------------------------------------------------------------------------------------
     def ask(question: str, history: str | None = None) -> dict:
@@ -185,6 +225,10 @@ def build_app(assistant) -> gr.Blocks:
             return assistant.ask(question, history=parse_history(history)).to_public()
         except QuestionError as exc:
             raise gr.Error(f"Cannot ask that: {exc}") from exc
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 (one plain message; the log has the rest)
+            raise gr.Error(failure_message(exc, "answering")) from exc
 
     def ask_stream(question: str, history: str | None = None) -> Iterator[str]:
         """Stream the answer text as it is written; the last value is the final (verified) answer."""
@@ -199,6 +243,10 @@ def build_app(assistant) -> gr.Blocks:
                         yield answer.answer
         except QuestionError as exc:
             raise gr.Error(f"Cannot ask that: {exc}") from exc
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 (one plain message; the log has the rest)
+            raise gr.Error(failure_message(exc, "answering")) from exc
 
     # Layout ---------------------------------------------------------------------------------------
     with gr.Blocks(title="brief: ask the policy brief") as demo:

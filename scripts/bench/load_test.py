@@ -16,7 +16,12 @@ is a mix-up between concurrent requests (reported with the other questions whose
 Retry-After are the documented "busy" answers and are counted apart from errors. The server's resident memory
 (RSS, from /proc) is read after calibration and again after the load, once the server is idle.
 
-Exit code 0 only if there were no errors, no mixed-up answers, and RSS grew by at most --max-rss-growth.
+Every response of 500 or more (a 503 "busy" too, and an error event inside a stream) is counted in
+`responses_5xx`, and every request whose connection the server dropped or reset (the next request on a
+keep-alive connection included) in `connection_resets`.
+
+Exit code 0 only if there were no errors, no response of 500 or more, no connection reset, no mixed-up answers,
+and RSS grew by at most --max-rss-growth.
 """
 
 from __future__ import annotations
@@ -99,6 +104,20 @@ async def streamed_answer(client, body: dict, drop: bool) -> tuple[int, dict | N
         return 200, answer, {}
 
 
+def transport_failure(results, what: str, exc: Exception) -> None:
+    """A request that got no response: a dropped or reset connection, or a timeout; all are errors."""
+    import httpx
+
+    if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException):
+        results["resets"] += 1
+    results["errors"].append(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def server_failure(results, what: str, status: int, text: str) -> None:
+    results["responses_5xx"] += 1
+    results["errors"].append(f"{what}: {status} {text[:200]}")
+
+
 async def run_client(n, client, questions, deadline, budget, results):
     history: list[dict] = []
     turn = 0
@@ -121,17 +140,22 @@ async def run_client(n, client, questions, deadline, budget, results):
                 if action == "drop" and status == 200:
                     results["dropped"] += 1
                     continue
-                if streamed and "error" in streamed:
-                    results["errors"].append(f"client {n}: stream error {streamed['error']}")
+                if streamed and "error" in streamed:  # the stream's 200 went out; the error is a 5xx all the same
+                    server_failure(results, f"client {n}: stream error", 500, json.dumps(streamed["error"]))
                     continue
                 answer = streamed["answer"] if streamed else None
         except Exception as exc:  # noqa: BLE001 (a transport error is a load-test error)
-            results["errors"].append(f"client {n}: {action}: {type(exc).__name__}: {exc}")
+            transport_failure(results, f"client {n}: {action}", exc)
             continue
         elapsed = time.perf_counter() - started
         if status in (429, 503) and "retry-after" in headers:
             results["busy"] += 1
+            if status >= 500:
+                server_failure(results, f"client {n}: {action}: busy", status, text)
             await asyncio.sleep(min(float(headers["retry-after"]), 5))
+            continue
+        if status >= 500:
+            server_failure(results, f"client {n}: {action}", status, text)
             continue
         if status != 200 or answer is None:
             results["errors"].append(f"client {n}: {action}: {status} {text[:200]}")
@@ -152,26 +176,35 @@ async def churn_documents(client, deadline, results):
         n += 1
         name = f"load-test-{os.getpid()}-{n}.md"
         text = f"# Beacon {n}\n\nThe load test beacon number {n} stands {100 + n} metres tall.\n"
+
+        async def checked(method: str, path: str, expected: int, what: str, **kwargs):
+            response = await client.request(method, path, **kwargs)
+            if response.status_code >= 500:
+                server_failure(results, what, response.status_code, response.text)
+            elif response.status_code != expected:
+                results["errors"].append(f"{what}: {response.status_code} {response.text[:200]}")
+            return response if response.status_code == expected else None
+
         try:
-            response = await client.post("/api/documents", files={"file": (name, text.encode(), "text/markdown")})
-            if response.status_code != 201:
-                results["errors"].append(f"upload {name}: {response.status_code} {response.text[:200]}")
+            files = {"file": (name, text.encode(), "text/markdown")}
+            if (response := await checked("POST", "/api/documents", 201, f"upload {name}", files=files)) is None:
                 continue
             doc = response.json()
-            listed = {d["id"] for d in (await client.get("/api/documents")).json()["documents"]}
-            if doc["id"] not in listed:
-                results["errors"].append(f"upload {name}: not listed after upload")
-            response = await client.delete(f"/api/documents/{doc['id']}")
-            if response.status_code != 204:
-                results["errors"].append(f"delete {name}: {response.status_code} {response.text[:200]}")
+            if (listing := await checked("GET", "/api/documents", 200, f"list after upload {name}")) is None:
                 continue
-            listed = {d["id"] for d in (await client.get("/api/documents")).json()["documents"]}
-            if doc["id"] in listed:
+            if doc["id"] not in {d["id"] for d in listing.json()["documents"]}:
+                results["errors"].append(f"upload {name}: not listed after upload")
+            if await checked("DELETE", f"/api/documents/{doc['id']}", 204, f"delete {name}") is None:
+                continue
+            if (listing := await checked("GET", "/api/documents", 200, f"list after delete {name}")) is None:
+                continue
+            if doc["id"] in {d["id"] for d in listing.json()["documents"]}:
                 results["errors"].append(f"delete {name}: still listed after delete")
             results["uploaded_and_deleted"] += 1
         except Exception as exc:  # noqa: BLE001
-            results["errors"].append(f"documents: {type(exc).__name__}: {exc}")
-        await asyncio.sleep(1)
+            transport_failure(results, "documents", exc)
+        finally:
+            await asyncio.sleep(1)
 
 
 async def idle_rss(client, pid: int | None, settle_s: float = 5) -> int | None:
@@ -199,6 +232,8 @@ async def load_test(url, api_key, pid, clients, duration, max_requests, question
         results = {
             "ok": 0,
             "busy": 0,
+            "responses_5xx": 0,
+            "resets": 0,
             "dropped": 0,
             "uploaded_and_deleted": 0,
             "answers_by_kind": {"ask": 0, "stream": 0},
@@ -240,6 +275,8 @@ async def load_test(url, api_key, pid, clients, duration, max_requests, question
         "streams_dropped": results["dropped"],
         "documents_uploaded_and_deleted": results["uploaded_and_deleted"],
         "busy_429_503": results["busy"],
+        "responses_5xx": results["responses_5xx"],
+        "connection_resets": results["resets"],
         "errors": len(results["errors"]),
         "mixed_up": len(results["mixed"]),
         "without_facts_but_same_when_asked_alone": len(results["history_dependent"]),
@@ -280,9 +317,23 @@ def main() -> int:
     else:
         report = run(args.url, args.api_key, args.server_pid)
     print(json.dumps(report, indent=2))
+    failed = failures(report, args.max_rss_growth)
+    print(f"load test: {'FAILED: ' + ', '.join(failed) if failed else 'passed'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def failures(report: dict, max_rss_growth: float) -> list[str]:
+    """What makes the run fail: any error, any response of 500 or more, any connection reset or mix-up, an
+    answer left unchecked, or RSS growth over the limit."""
+    found = [
+        f"{report[key]} {key}"
+        for key in ("errors", "responses_5xx", "connection_resets", "mixed_up", "without_facts_not_replayed")
+        if report[key]
+    ]
     growth = report["server_rss_growth"]
-    failed = report["errors"] or report["mixed_up"] or report["without_facts_not_replayed"]
-    return 1 if failed or (growth is not None and growth > args.max_rss_growth) else 0
+    if growth is not None and growth > max_rss_growth:
+        found.append(f"RSS grew by {growth:.1%}")
+    return found
 
 
 if __name__ == "__main__":

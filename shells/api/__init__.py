@@ -19,7 +19,7 @@ import threading
 from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match, Mount
 
-from shells.api.errors import ApiError, install_error_handlers
+from shells.api.errors import ApiError, InternalErrorGuard, install_error_handlers, without_paths
 from shells.api.security import API_PREFIXES, BodyLimitMiddleware, SecretGate, bearer
 from shells.api.state import ApiState, Limits
 
@@ -88,6 +88,7 @@ def create_api(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(InternalErrorGuard)  # outermost of the app's own: a 500 keeps the connection
     return app
 
 
@@ -128,7 +129,7 @@ def warm_up_in_background(app: FastAPI) -> threading.Thread:
             state.mark_ready()
         except Exception as exc:  # noqa: BLE001 (reported by /readyz)
             log.exception("warm-up failed")
-            state.not_ready_reason = f"loading failed: {exc}"
+            state.not_ready_reason = f"loading failed: {without_paths(str(exc))}"  # /readyz is open to anyone
 
     thread = threading.Thread(target=run, name="brief-warm-up", daemon=True)
     thread.start()

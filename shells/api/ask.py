@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.assistant import QuestionError, validate_history, validate_question
 from assistant.pipeline import Final, Token
-from shells.api.errors import ApiError, error_body
+from shells.api.errors import ApiError, error_body, without_paths
 from shells.api.schemas import AnswerResponse, AskRequest
 from shells.api.state import RETRY_AFTER_S, get_state
 
@@ -39,7 +39,8 @@ def model_failure(exc: Exception) -> ApiError:
     from index.store import StoreError
 
     if isinstance(exc, ModelError | StoreError):
-        return ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)})
+        log.warning("answering failed: %s", exc)  # the whole message, server paths included, stays here
+        return ApiError(503, without_paths(str(exc)), headers={"Retry-After": str(RETRY_AFTER_S)})
     return None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
@@ -11,6 +13,7 @@ from shells.api.schemas import Document, DocumentList, ErrorResponse
 from shells.api.state import get_state
 
 router = APIRouter(prefix="/api", tags=["documents"])
+log = logging.getLogger("brief.api")
 
 UPLOAD_PATH = "/api/documents"
 
@@ -42,6 +45,8 @@ async def upload_document(request: Request, file: UploadFile = File(...)) -> dic
     try:
         added = await anyio.to_thread.run_sync(state.assistant.documents.add, file.filename or "", data)
     except UploadRefused as exc:
+        cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None  # e.g. pypdf's own error
+        log.warning("upload refused: %s%s", exc, f" ({type(cause).__name__}: {cause})" if cause else "")
         raise ApiError(400, str(exc)) from exc
     return to_document(added.entry)
 

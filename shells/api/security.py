@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
+import time
 from collections.abc import Callable, Iterable
 
 from fastapi.security import HTTPBearer
@@ -123,6 +125,68 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class LoginThrottle:
+    """Pure ASGI: a per-client backoff on the web chat's login form (`POST /login`, where Gradio checks the
+    secret). A client (by address) may give a wrong secret `free` times in a row; after each further wrong one it
+    must wait before trying again, `first_wait_s` and then twice as long each time, up to `max_wait_s`. An attempt
+    before its time is answered 429 with Retry-After, without the secret being tried, so guessing costs time that
+    doubles. A right secret clears the client's record. At most `max_clients` records are kept (the oldest go)."""
+
+    def __init__(
+        self,
+        app,
+        *,
+        paths: frozenset[str] = frozenset({"/login", "/login/"}),
+        free: int = 5,
+        first_wait_s: float = 1.0,
+        max_wait_s: float = 300.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.app = app
+        self.paths = paths
+        self.free = free
+        self.first_wait_s = first_wait_s
+        self.max_wait_s = max_wait_s
+        self.max_clients = max_clients
+        self.clock = clock
+        self.clients: dict[str, tuple[int, float]] = {}  # address -> (wrong secrets in a row, next try allowed at)
+
+    def wait_after(self, failures: int) -> float:
+        if failures <= self.free:
+            return 0.0
+        return min(self.max_wait_s, self.first_wait_s * 2 ** (failures - self.free - 1))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope["path"] not in self.paths:
+            return await self.app(scope, receive, send)
+        client = (scope.get("client") or ("unknown",))[0]
+        failures, allowed_at = self.clients.get(client, (0, 0.0))
+        wait = allowed_at - self.clock()
+        if wait > 0:
+            seconds = math.ceil(wait)
+            message = f"too many wrong secrets from this address; try again in {seconds} s"
+            return await _send_json(
+                send, 429, error_body(429, message), extra_headers=[(b"retry-after", str(seconds).encode())]
+            )
+        status = 0
+
+        async def watched_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watched_send)
+        if status == 200:
+            self.clients.pop(client, None)
+        elif status == 400:  # Gradio's answer to a wrong user name or secret ("Incorrect credentials.")
+            self.clients.pop(client, None)  # re-inserted last: the dict stays in order of last failure
+            self.clients[client] = (failures + 1, self.clock() + self.wait_after(failures + 1))
+            while len(self.clients) > self.max_clients:
+                del self.clients[next(iter(self.clients))]
 
 
 async def _send_json(send, status: int, body: dict, extra_headers: list | None = None) -> None:
