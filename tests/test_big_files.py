@@ -14,6 +14,7 @@ from index.pipeline import EMBED_POOL
 from tests.support import run_brief
 
 
+@pytest.mark.slow  # runs `brief index` in subprocesses
 def test_a_file_over_the_limit_is_refused_at_every_door(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text("The Zorblax river floods in May. " * 200)  # 6.6 kB
@@ -33,6 +34,7 @@ def test_a_file_over_the_limit_is_refused_at_every_door(tmp_path):
     assert raised.returncode == 0 and "1 added" in raised.stdout
 
 
+@pytest.mark.slow  # `brief index` of 5,120 sentences in a subprocess
 def test_a_big_allowed_file_shows_progress_while_it_indexes(tmp_path):
     """One file of 2.5 embedding pools: the bar counts sentences with a rate and an ETA before the file is done."""
     n = EMBED_POOL * 5 // 2

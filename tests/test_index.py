@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from assistant import load_settings
 from index.pipeline import EMBED_POOL, index_paths, open_store
 from tests.support import BRIEF, ROOT, run_brief
@@ -47,6 +49,7 @@ def test_reindexing_skips_replaces_and_removes(tmp_path):
     assert counts(settings)[0] == {"brief.txt": 15}
 
 
+@pytest.mark.slow  # runs `brief index` in subprocesses
 def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "good.txt").write_text("Mali is in West Africa. It is landlocked.")
@@ -61,6 +64,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     assert skipped.returncode == 0 and "unsupported file type" in skipped.stderr
 
 
+@pytest.mark.slow  # kills `brief index` in a subprocess
 def test_kill_minus_nine_mid_run_keeps_the_previous_index(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
