@@ -74,7 +74,7 @@ def test_chunking_a_huge_paragraph_keeps_memory_bounded():
     assert peak < 10_000_000, f"peak {peak / 1e6:.1f} MB while chunking a {len(text) / 1e6:.1f} MB paragraph"
 
 
-def test_a_pool_that_fills_on_a_documents_last_sentence_counts_that_document_once(tmp_path):
+def test_a_pool_that_fills_on_a_documents_last_sentence_counts_that_document_once(tmp_path, fake_embedder):
     """The progress bar advanced twice past a document whose last sentence filled the embedding pool and ended
     its text; on the 1,545-page corpus that ran past the last document and ended `brief index` in a traceback."""
     from index.pipeline import index_paths
