@@ -58,6 +58,7 @@ def test_follow_up_uses_the_conversation(assistant, brief_workspace):
     check_citations(answer, brief_workspace)
 
 
+@pytest.mark.slow  # the model writes a long answer (streaming stays in the fast lane in test_api.py)
 def test_streaming_ends_with_the_authoritative_answer(assistant):
     events = list(assistant.ask_stream("What kind of government does Mali have?"))
     assert isinstance(events[-1], Final) and all(isinstance(e, Token) for e in events[:-1])
@@ -70,6 +71,7 @@ def test_bad_questions_raise_a_clear_error(assistant, question):
         assistant.ask(question)
 
 
+@pytest.mark.slow  # the model writes two answers, one from two sources
 def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, monkeypatch):
     prompts = []
     model_class = type(assistant.chat_model)
@@ -130,6 +132,7 @@ def test_a_quoted_answer_names_the_document_it_quotes(assistant, brief_workspace
     check_citations(answer, brief_workspace)
 
 
+@pytest.mark.slow  # two to three real answers per case, in turn
 @pytest.mark.parametrize(
     ("earlier", "question", "quoted"),
     [

@@ -9,7 +9,11 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.support import QUESTION, ROOT, free_port, indexed_settings, wait_for_http
+
+pytestmark = pytest.mark.slow  # runs `brief serve` and `brief ask` as child processes
 
 SECRET = "reuse-secret"
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support import BROWSER_ARGS, CHROMIUM, QUESTION, UvicornThread, indexed_settings, wait_for_http
 
+pytestmark = pytest.mark.slow  # four real servers, every route under every secret, and a browser
+
 KEY, PASSWORD = "matrix-key-1", "matrix-password-2"
 SECRETS = {
     "none": {},

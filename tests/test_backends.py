@@ -50,6 +50,7 @@ def data_dir(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # llama.cpp's server in a child process
 def test_openai_backend_answers_with_citations(llama_server, data_dir):
     from langchain_openai import ChatOpenAI
 
@@ -75,6 +76,7 @@ def test_openai_backend_answers_with_citations(llama_server, data_dir):
     assert len(tokens) > 1  # streamed token by token over HTTP
 
 
+@pytest.mark.slow  # llama.cpp's server in a child process
 def test_openai_backend_refuses_off_topic_without_calling_the_model(llama_server, data_dir):
     from assistant import Assistant, load_settings
 

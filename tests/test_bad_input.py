@@ -30,6 +30,9 @@ import pytest
 
 from tests.support import QUESTION, chat_fn_index, gradio_event, indexed_settings, run_brief, served
 
+pytestmark = pytest.mark.slow  # the whole app on loopback and the CLI in subprocesses
+
+
 SURROGATE = "What is \\ud800 Mali?"  # as it arrives in JSON: the escape of a lone surrogate
 NOT_TEXT = "is not valid text: character 8 is U+D800, a lone surrogate"
 MANY = [{"role": "user", "content": "Tell me about Mali."}, {"role": "assistant", "content": "It is in Africa."}] * 5000

@@ -14,6 +14,7 @@ from index.pipeline import EMBED_POOL
 from tests.support import run_brief
 
 
+@pytest.mark.slow  # runs `brief index` in subprocesses
 def test_a_file_over_the_limit_is_refused_at_every_door(tmp_path):
     big = tmp_path / "big.txt"
     big.write_text("The Zorblax river floods in May. " * 200)  # 6.6 kB
@@ -33,6 +34,7 @@ def test_a_file_over_the_limit_is_refused_at_every_door(tmp_path):
     assert raised.returncode == 0 and "1 added" in raised.stdout
 
 
+@pytest.mark.slow  # `brief index` of 5,120 sentences in a subprocess
 def test_a_big_allowed_file_shows_progress_while_it_indexes(tmp_path):
     """One file of 2.5 embedding pools: the bar counts sentences with a rate and an ETA before the file is done."""
     n = EMBED_POOL * 5 // 2
@@ -72,7 +74,7 @@ def test_chunking_a_huge_paragraph_keeps_memory_bounded():
     assert peak < 10_000_000, f"peak {peak / 1e6:.1f} MB while chunking a {len(text) / 1e6:.1f} MB paragraph"
 
 
-def test_a_pool_that_fills_on_a_documents_last_sentence_counts_that_document_once(tmp_path):
+def test_a_pool_that_fills_on_a_documents_last_sentence_counts_that_document_once(tmp_path, fake_embedder):
     """The progress bar advanced twice past a document whose last sentence filled the embedding pool and ended
     its text; on the 1,545-page corpus that ran past the last document and ended `brief index` in a traceback."""
     from index.pipeline import index_paths

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support import MODEL_QUESTION, UvicornThread, api_fn_index, indexed_settings, wait_for_http
 
+pytestmark = pytest.mark.slow  # real server, and each drop waits for the model to settle
+
 DROPPED = 4  # streams opened and dropped at each door
 # Each dropped stream may cost the tokens written before the drop is seen (one read, one in flight); without
 # cancellation each writes its whole answer (~20-64 tokens).

@@ -23,6 +23,7 @@ def chroma_url(tmp_path_factory):
         yield url
 
 
+@pytest.mark.slow  # a `chroma run` child process
 def test_index_and_ask_through_a_chroma_server(chroma_url, tmp_path):
     from assistant import Assistant, load_settings
     from index.pipeline import index_paths
@@ -42,6 +43,7 @@ def test_index_and_ask_through_a_chroma_server(chroma_url, tmp_path):
     assert assistant.store.count() > 5
 
 
+@pytest.mark.slow  # a `chroma run` child process
 def test_another_embedding_model_is_refused(chroma_url, tmp_path):
     from assistant import load_settings
     from index.pipeline import index_paths

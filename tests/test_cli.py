@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from tests.support import run_brief
+
+pytestmark = pytest.mark.slow  # every test runs the `brief` command in a subprocess
 
 
 def test_ask_json_has_the_documented_shape(brief_workspace):

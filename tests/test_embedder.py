@@ -6,6 +6,8 @@ import pytest
 from kernel import embedder
 from kernel.embedder import BUNDLED_MODEL, OnnxEmbeddings, export_onnx, load_embeddings, resolve_model_path
 
+pytestmark = pytest.mark.slow  # loads the model on torch, and exports it to ONNX
+
 TEXTS = [
     "Mali",
     "pg_dump is a utility for backing up a PostgreSQL database.",

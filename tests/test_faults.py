@@ -219,6 +219,7 @@ def write_corpus(folder: Path, names: list[str], version: int, sentences: int) -
 
 
 # The suite ------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # kills `brief index` in child processes
 def test_killed_index_runs_lose_nothing(tmp_path, rng):
     """`brief index` killed while it replaces, adds and removes documents; the next run completes it."""
     data, corpus = tmp_path / "data", tmp_path / "corpus"
@@ -256,6 +257,7 @@ def test_killed_index_runs_lose_nothing(tmp_path, rng):
         assert len(before["documents"]) == len(names)
 
 
+@pytest.mark.slow  # kills `brief index --rebuild` in child processes
 def test_killed_rebuild_keeps_the_previous_index(tmp_path, rng):
     """Defect 2: `brief index --rebuild` killed at any point leaves the previous index whole; the next
     `brief index` deletes the half-built generation."""
@@ -280,6 +282,7 @@ def test_killed_rebuild_keeps_the_previous_index(tmp_path, rng):
     assert set(final["collections"]) - {final["pointer"]} == live, "the abandoned generations are deleted"
 
 
+@pytest.mark.slow  # kills the document service in child processes
 def test_killed_uploads_and_removals_leave_old_or_new(tmp_path, rng):
     """Defects 1 and 5: a new upload, an upload that replaces a file and a removal, each killed at a random
     point of the document service in a child process; the next start finishes or undoes it. The first kill of
@@ -328,6 +331,7 @@ def test_killed_uploads_and_removals_leave_old_or_new(tmp_path, rng):
             assert target not in versions(before)
 
 
+@pytest.mark.slow  # kills `brief serve` in a child process
 def test_brief_serve_killed_while_replacing_an_upload(tmp_path, rng):
     """Defect 1 as reported: `brief serve` killed while it indexes a replacement sent to /api/documents; the
     restarted server lists the old version, its file is the old one, and no upload is left half done."""
@@ -474,7 +478,11 @@ def chroma_url(tmp_path_factory):
         yield url
 
 
-@pytest.mark.parametrize("server", [False, True], ids=["embedded", "chroma-server"])
+@pytest.mark.parametrize(
+    "server",
+    [False, pytest.param(True, marks=pytest.mark.slow)],  # slow: a `chroma run` child process
+    ids=["embedded", "chroma-server"],
+)
 def test_a_rebuild_is_published_to_open_readers_at_once(tmp_path, server, request):
     """A reader opened before a rebuild keeps the old generation until the switch, then follows the pointer;
     the old generation is deleted. Generation 1 is the collections as named before generations existed."""
@@ -500,6 +508,7 @@ def test_a_rebuild_is_published_to_open_readers_at_once(tmp_path, server, reques
     assert open_store(settings).generation == 2
 
 
+@pytest.mark.slow  # kills a rebuild, against a `chroma run` child
 def test_a_rebuild_killed_on_a_chroma_server_keeps_the_index(tmp_path, chroma_url, rng):
     """The same kill against a Chroma server: the pointer lives on the server, not in the data dir."""
     data, corpus = tmp_path / "data", tmp_path / "corpus"
@@ -582,6 +591,7 @@ if __name__ == "__main__":
     sys.exit(child_main(sys.argv[1:]))
 
 
+@pytest.mark.slow  # runs `brief index` and `brief ask` in subprocesses
 def test_a_torn_vector_index_is_rebuilt_from_the_documents_it_holds(tmp_path):
     """A process killed while Chroma writes its HNSW files leaves them torn (chroma-core/chroma#7238): every
     search then fails inside Chroma. `brief ask` says so without a traceback, and `brief index` rebuilds the

@@ -49,6 +49,9 @@ def library(tmp_path_factory):
     return base, settings
 
 
+pytestmark = pytest.mark.slow  # real servers on loopback, kills and races
+
+
 @pytest.fixture(scope="module")
 def assistant(library):
     from assistant import Assistant

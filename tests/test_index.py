@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from assistant import load_settings
 from index.pipeline import EMBED_POOL, index_paths, open_store
 from tests.support import BRIEF, ROOT, run_brief
@@ -18,7 +20,7 @@ def counts(settings):
     return {Path(p).name: e.n_chunks for p, e in docs.items()}, store.count(), len(store.all_chunks())
 
 
-def test_reindexing_skips_replaces_and_removes(tmp_path):
+def test_reindexing_skips_replaces_and_removes(tmp_path, fake_embedder):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "brief.txt").write_text(BRIEF.read_text())
@@ -47,6 +49,7 @@ def test_reindexing_skips_replaces_and_removes(tmp_path):
     assert counts(settings)[0] == {"brief.txt": 15}
 
 
+@pytest.mark.slow  # runs `brief index` in subprocesses
 def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "good.txt").write_text("Mali is in West Africa. It is landlocked.")
@@ -61,6 +64,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     assert skipped.returncode == 0 and "unsupported file type" in skipped.stderr
 
 
+@pytest.mark.slow  # kills `brief index` in a subprocess
 def test_kill_minus_nine_mid_run_keeps_the_previous_index(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -107,14 +111,14 @@ def test_kill_minus_nine_mid_run_keeps_the_previous_index(tmp_path):
     assert len(names) == 61 and stored == committed == sum(names.values()), "completed, no duplicates"
 
 
-def test_rebuild_starts_from_scratch(tmp_path):
+def test_rebuild_starts_from_scratch(tmp_path, fake_embedder):
     settings = load_settings(data_dir=str(tmp_path / "data"))
     index_paths([ROOT / "seeds"], settings, progress=False)
     report = index_paths([ROOT / "seeds"], settings, progress=False, rebuild=True)
     assert len(report.added) == 1 and counts(settings)[1] == 15
 
 
-def test_adding_a_file_reads_no_other_documents_chunks_and_leftovers_are_still_removed(tmp_path):
+def test_adding_a_file_reads_no_other_documents_chunks_and_leftovers_are_still_removed(tmp_path, fake_embedder):
     """Adding one file to a big index took 6 s at 125k sentences, reading every chunk's metadata to look for
     leftovers of killed runs; it now reads none when there are none, and still removes those there are."""
     from kernel.types import Chunk

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.support import ROOT
+
+pytestmark = pytest.mark.slow  # builds a wheel
 
 SHIPPED = ("pyproject.toml", "README.md", "assistant", "index", "kernel", "prompts", "shells", "ui", "workbench")
 

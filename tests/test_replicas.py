@@ -14,6 +14,8 @@ import pytest
 
 from tests.support import ROOT, free_port, wait_for_http
 
+pytestmark = pytest.mark.slow  # deploy/scale-out.sh starts Chroma, llama.cpp's server and two replicas
+
 SCRIPT = ROOT / "deploy" / "scale-out.sh"
 UPLOAD = (
     "Harbour notes\n\n"

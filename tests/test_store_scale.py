@@ -1,10 +1,13 @@
 """The store at a size the brief alone never reaches: more chunks than SQLite binds in one statement."""
 
 import numpy as np
+import pytest
 
 from assistant import load_settings
 from index.store import ChunkStore, ManifestEntry
 from kernel.types import Chunk
+
+pytestmark = pytest.mark.slow  # writes 33,766 chunks into Chroma
 
 # Chroma binds one SQL variable per row it reads, and SQLite allows 32,766 per statement: one `get` of every
 # chunk failed with "too many SQL variables" on the 100k-sentence corpus of issue 14.

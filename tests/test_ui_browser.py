@@ -24,9 +24,12 @@ UPLOAD_TEXT = (
     "Fishermen on the Zorblax river catch silver trout.\n"
 )
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not found; run .ci/install-browser to install Chromium"
-)
+pytestmark = [
+    pytest.mark.slow,  # a real headless Chromium
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not found; run .ci/install-browser to install Chromium"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

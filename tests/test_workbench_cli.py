@@ -3,7 +3,11 @@
 
 import json
 
+import pytest
+
 from tests.support import run_brief
+
+pytestmark = pytest.mark.slow  # runs `brief eval` in a subprocess, with the real models
 
 SQUAD = {
     "version": "v2.0",
