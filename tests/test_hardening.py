@@ -38,6 +38,8 @@ from tests.support import (
 PASSWORD = "hardening-secret-7"
 BEARER = {"Authorization": f"Bearer {PASSWORD}"}
 
+pytestmark = pytest.mark.slow  # real servers on loopback, kills and races
+
 
 # Fixtures: the brief copied into a folder outside the working directory and indexed into a data dir outside it
 # too (where the server's absolute paths used to show), one Assistant, apps served over it ----------------------
@@ -47,9 +49,6 @@ def library(tmp_path_factory):
     shutil.copytree(ROOT / "seeds", base / "library")
     settings = indexed_settings(base / "data", seeds=base / "library", prefill_sentences=0, max_document_bytes=1 << 20)
     return base, settings
-
-
-pytestmark = pytest.mark.slow  # real servers on loopback, kills and races
 
 
 @pytest.fixture(scope="module")
