@@ -82,7 +82,7 @@ def test_openai_backend_refuses_off_topic_without_calling_the_model(llama_server
 
     settings = load_settings(data_dir=str(data_dir), llm_backend="openai", llm_base_url=llama_server)
     answer = Assistant(settings).ask("What is the population of Mali?")
-    assert answer.refused and answer.citations == []
+    assert answer.refused and answer.mode in ("closest", "refused") and answer.tokens_generated == 0
 
 
 def test_remote_backend_needs_a_base_url():

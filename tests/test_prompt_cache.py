@@ -3,6 +3,8 @@ does, a question citing an indexed sentence costs the model only the question's 
 
 import pytest
 
+from assistant.question import Question
+
 
 @pytest.fixture(scope="module")
 def fresh(brief_workspace):
@@ -37,6 +39,6 @@ def test_the_pre_read_keeps_every_sentence_in_the_cache(fresh):
     than with the slot's own; the pre-read's order must not let one sentence's prompt evict another's."""
     fresh.prefill_prompt_cache()
     for chunk in fresh.store.all_chunks():
-        fresh.chat_model.invoke(fresh.prompt("", [], [chunk.text]), max_tokens=1)
+        fresh.chat_model.invoke(fresh.prompt(Question(""), [chunk.text]), max_tokens=1)
         read, _ = read_and_reused(fresh)
         assert read <= 3, f"the prompt citing {chunk.text[:40]!r} was read again ({read} tokens)"

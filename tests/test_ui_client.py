@@ -57,11 +57,16 @@ def test_ask_refuses_what_the_brief_does_not_cover(client):
 
 def test_ask_takes_history_as_json(client):
     history = json.dumps(
-        [{"role": "user", "content": MINERALS}, {"role": "assistant", "content": "Lithium and uranium."}]
+        [
+            {"role": "user", "content": MINERALS},
+            {"role": "assistant", "content": "Lithium and uranium."},
+            {"role": "user", "content": "Why does the U.S. care about them?"},
+            {"role": "assistant", "content": "They are essential for various industries."},
+        ]
     )
-    result = client.predict("Why does the U.S. care about them?", history, api_name="/ask")
+    result = client.predict("Which industries are they essential for?", history, api_name="/ask")
     assert result["refused"] is False
-    assert result["citations"]
+    assert any("technology and defense" in c["quote"] for c in result["citations"])
 
 
 def test_ask_reports_bad_questions(client):
