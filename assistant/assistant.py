@@ -204,7 +204,19 @@ class Assistant:
     def decide(self, question: Question) -> Decision:
         """Retrieve, then decide: the outcome and the evidence, before any text is written."""
         candidates = self.retriever.retrieve(question.queries, k=self.settings.retrieval.coverage_k)
-        return self.refusal.decide(question, candidates)
+        return self._overview(question, candidates) or self.refusal.decide(question, candidates)
+
+    def _overview(self, question: Question, candidates: list[Evidence]) -> Decision | None:
+        """A request for the gist of a document ("summarize it", "what is this about") is answered by the
+        opening sentence of the document the best candidate is from: no sentence matches such a question, and
+        the answerability model is not asked (confidence 1)."""
+        if not question.asks_overview or not candidates:
+            return None
+        opening = self.retriever.opening(candidates[0].chunk, question.text)
+        if opening is None:
+            return None
+        ranked = [opening, *(c for c in candidates if c.chunk.id != opening.chunk.id)]
+        return Decision(ranked, [opening], "answer", 1.0, {})
 
     def ask(self, question: str, history: Sequence[Turn | dict] | None = None) -> Answer:
         answer = None
@@ -258,6 +270,11 @@ class Assistant:
         they do not. What it cites is quoted from the documents; its short answer is kept only when the passage
         it cites first supports it, else the cited passages are quoted whole."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
+        if overview := self._overview(asked, candidates):
+            answer = self.compose(asked, "", overview.evidence)
+            answer.confidence, answer.retrieved = overview.confidence, overview.ranked
+            answer.timings = Timings(total_s=round(time.perf_counter() - started, 4))
+            return answer
         decision = self.refusal.decide(asked, candidates) if candidates else Decision([], [], "nothing", 0.0, {})
         retrieved_at = time.perf_counter()
         passages = in_reading_order(candidates)

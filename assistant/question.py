@@ -17,6 +17,56 @@ from kernel.text import STOPWORDS, content_words, first_wh, words
 NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+# A request for the gist of a document ("summarize it", "tl;dr", "what is this about") ...
+_OVERVIEW = re.compile(
+    r"\b(summar\w*|sum\s+(it\s+)?up|tl\s*;?\s*dr|gist|overview|nutshell|main\s+(point|idea)s?|key\s+points?"
+    r"|what('?s|\s+is)\s+(this|it|the)(\s+\w+)?\s+about)\b"
+)
+# ... and the words that may come with it without asking for one part of the document ("summarize the brief in
+# one line please"): with any other content word ("sum up what happens next") it asks about that part.
+_OVERVIEW_WORDS = frozenset(
+    [
+        "summarize",
+        "summarise",
+        "summary",
+        "sum",
+        "up",
+        "tl",
+        "dr",
+        "tldr",
+        "gist",
+        "overview",
+        "nutshell",
+        "main",
+        "point",
+        "points",
+        "idea",
+        "key",
+        "whats",
+        "brief",
+        "document",
+        "article",
+        "text",
+        "story",
+        "report",
+        "page",
+        "file",
+        "piece",
+        "one",
+        "line",
+        "sentence",
+        "short",
+        "quick",
+        "quickly",
+        "pls",
+        "please",
+        "give",
+        "tell",
+        "me",
+        "briefly",
+        "basically",
+    ]
+)
 
 
 def proper_names(text: str) -> list[str]:
@@ -101,6 +151,16 @@ class Question:
     @cached_property
     def numbers(self) -> list[str]:
         return _NUMBER.findall(self.resolved)
+
+    @cached_property
+    def asks_overview(self) -> bool:
+        """The question asks what a document says as a whole: no sentence matches it by its words or meaning,
+        and the answer is the document's opening sentence, where a brief (or most articles) says what it is
+        about."""
+        text = self.text.lower()
+        return bool(_OVERVIEW.search(text)) and all(
+            w in _OVERVIEW_WORDS or w in STOPWORDS for w in words(text.replace(";", " "))
+        )
 
     @cached_property
     def negated(self) -> bool:

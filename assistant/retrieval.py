@@ -63,6 +63,20 @@ class HybridRetriever:
         """The sentence before `chunk` in the same document, if any."""
         return self.lexical.previous(chunk.id)
 
+    def opening(self, chunk: Chunk, question: str) -> Evidence | None:
+        """The opening sentence of `chunk`'s document as evidence for `question` (scored like a retrieved one)."""
+        chunk = self.lexical.first(chunk.id)
+        if chunk is None:
+            return None
+        from index.pipeline import embedding_text
+
+        vector, sentence = self.embeddings.embed_documents([question, embedding_text(chunk)])
+        return Evidence(
+            chunk=chunk,
+            quote=self.lexical.quote(chunk.id) or chunk.text,
+            score=round(float(np.dot(vector, sentence)), 4),
+        )
+
     def retrieve(self, queries: str | list[str], k: int | None = None) -> list[Evidence]:
         """The best `k` sentences, best first, fusing a dense and a BM25 ranking for each query. Scores are
         the dense cosine similarity to the first query."""

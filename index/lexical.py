@@ -235,6 +235,16 @@ class LexicalIndex:
             ).fetchone()
         return _chunk(row) if row else None
 
+    def first(self, chunk_id: str) -> Chunk | None:
+        """The opening sentence of the document this sentence is in, if it is held."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM sentences s JOIN sentences c ON s.path = c.path WHERE c.id = ? "
+                "ORDER BY s.position LIMIT 1",
+                (chunk_id,),
+            ).fetchone()
+        return _chunk(row) if row else None
+
     def quote(self, chunk_id: str) -> str:
         """The sentence's verbatim text in its document, `text[start:end]` ('' if not held). SQLite's `substr`
         cuts it for a free read; should SQLite's count differ from Python's (its text functions stop at a NUL),

@@ -201,3 +201,13 @@ def test_follow_ups_are_answered_about_what_the_conversation_is_about(
     assert not answer.refused and answer.citations
     assert quoted in answer.citations[0].quote, [c.quote for c in answer.citations]
     check_citations(answer, brief_workspace)
+
+
+@pytest.mark.parametrize("question", ["whats this about", "summarize it in one line"])
+def test_a_request_for_the_gist_is_answered_from_the_opening_sentence(assistant, brief_workspace, question):
+    """No sentence matches "what is this about" by its words; the brief's opening sentence says it."""
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.confidence == 1.0
+    assert answer.citations[0].start == (brief_workspace / answer.citations[0].source).read_text().index("The United")
+    assert "re-engag" in answer.answer
+    check_citations(answer, brief_workspace)

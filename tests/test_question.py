@@ -55,3 +55,20 @@ def test_equal_questions_are_one_key_for_the_readers_cache():
     a = Question.analyse("Who announced it?", [Turn(role="user", content="What did the bureau announce?")])
     b = Question.analyse("Who announced it?", [Turn(role="user", content="What did the bureau announce?")])
     assert a == b and hash(a) == hash(b)
+
+
+@pytest.mark.parametrize(
+    ("question", "overview"),
+    [
+        ("whats this about", True),
+        ("summarize the brief in one line", True),
+        ("tl;dr pls", True),
+        ("What is this article about?", True),
+        ("give me the gist of why it matters", False),  # asks about one part: "why it matters"
+        ("sum up what happens next", False),
+        ("what is mali about", False),
+        ("what is the us worried about", False),
+    ],
+)
+def test_a_request_for_the_gist_is_told_from_a_question_about_one_part(question, overview):
+    assert Question.analyse(question).asks_overview is overview
