@@ -121,3 +121,32 @@ def test_docs_dev_set_shares_no_page_and_no_question_with_the_test_set():
     assert not test_pages & {item["gold_source"] for item in dev if item["answerable"]}
     assert not {item["question"] for item in test} & {item["question"] for item in dev}
     assert not {item["id"] for item in test} & {item["id"] for item in dev}
+
+
+CHAT = ROOT / "benchmarks" / "chat"
+
+
+def test_chat_training_sets_are_whole_and_their_quotes_and_facts_lie_in_their_document():
+    """benchmarks/chat/: each document beside its questions, the answerable ones scoreable by `brief eval`'s
+    rules (facts and gold quotes in the text; 6 of the 2,000-odd quotes run over two sentences, as the training
+    labels were made), and some of its articles held out."""
+    from workbench.training import held_out
+
+    documents = sorted(CHAT.glob("*.txt"))
+    assert len(documents) == 25
+    titles = [d.read_text(encoding="utf-8").splitlines()[0] for d in documents]
+    assert 0 < sum(map(held_out, titles)) < len(titles)
+    ids = set()
+    for document in documents:
+        text = document.read_text(encoding="utf-8")
+        items = load_questions(document.with_suffix(".jsonl"))
+        assert 10 <= sum(not i.answerable for i in items) < sum(i.answerable for i in items)
+        for item in items:
+            assert item.id not in ids
+            ids.add(item.id)
+            if item.answerable:
+                assert item.facts and item.gold_quotes, item.id
+                assert all(any(a in text.lower() for a in f.split("|")) for f in item.facts), item.id
+                assert all(spans_of(q, text) for q in item.gold_quotes), item.id
+            else:
+                assert not item.facts and not item.gold_quotes, item.id
