@@ -31,7 +31,7 @@ def test_minerals_answer_is_cited_verbatim(assistant, brief_workspace):
             "Who is the president of Mali?",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="issue 21, open: the learned decision (SQuAD-trained, no word rule) answers it, confidence 0.32 >= 0.26",
+                reason="issue 21, open: the learned decision answers it, confidence 0.32 >= 0.22",
             ),
         ),
         "In what year was Mali founded?",
@@ -39,7 +39,7 @@ def test_minerals_answer_is_cited_verbatim(assistant, brief_workspace):
             "When did the United States start re-engaging with Mali's government?",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="issue 21, open: the learned decision (SQuAD-trained, no word rule) answers it, confidence 0.50 >= 0.26",
+                reason="issue 21, open: the learned decision answers it, confidence 0.52 >= 0.22",
             ),
         ),
     ],
@@ -154,37 +154,27 @@ def test_a_quoted_answer_names_the_document_it_quotes(assistant, brief_workspace
             "essential for various industries",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="issue 21, open: the learned decision (SQuAD-trained, no word rule) has not seen follow-ups: it "
-                "gives the closest passages (confidence 0.14-0.24 < 0.26), the right one among them",
+                reason="issue 21, open: the learned decision gives the closest passages (confidence 0.21 < 0.22), "
+                "the right one among them",
             ),
         ),
-        pytest.param(
+        (
             ["Which country has Mali shifted its security partnerships towards?"],
             "What does the U.S. want to do about that country's influence?",
             "counter Russian influence",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 21, open: the learned decision (SQuAD-trained, no word rule) has not seen follow-ups: it "
-                "gives the closest passages (confidence 0.14-0.24 < 0.26), the right one among them",
-            ),
         ),
         (
             [MINERALS, "Why does the U.S. care about them?"],
             "Which industries are they essential for?",
             "including technology and defense",
         ),
-        pytest.param(
+        (
             [
                 "Which neighboring countries' stability is affected by Mali's location?",
                 "Which U.S. operations does that location matter for?",
             ],
             "Which groups does the U.S. want to combat there?",
             "efforts to combat extremist groups",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 21, open: the learned decision (SQuAD-trained, no word rule) has not seen follow-ups: it "
-                "gives the closest passages (confidence 0.14-0.24 < 0.26), the right one among them",
-            ),
         ),
     ],
 )

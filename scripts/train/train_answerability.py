@@ -10,6 +10,11 @@ question is also taken once more with its gold paragraph's sentences removed fro
 unanswerable: the case of a collection that simply lacks the answer, which SQuAD's unanswerable questions (all
 written beside a paragraph on their topic) never show.
 
+SQuAD's questions, even reworded, are not what people type into a chat ("is it run by civilians?", "name the
+…", "and who led it"). benchmarks/chat/ holds short documents (the first paragraphs of each article) with
+questions written that way; each document is indexed alone and every question asked through the real
+pipeline, and those rows are labelled by whether answering is right (the eval's rule), weighted CHAT_WEIGHT.
+
 Articles are split, by a hash of their title, into a training part and a held-out part that is only reported
 on, the questions as written and the reworded ones apart. Both logistic regression and gradient boosting are
 fitted on the training part; the one with the lower held-out log-loss is kept, calibrated (isotonic,
@@ -46,6 +51,10 @@ from workbench.training import DATA, PARAPHRASES, SEED, held_out, rewordings
 ROOT = Path(__file__).resolve().parents[2]
 DEV_QUESTIONS = ROOT / "questions" / "brief-users.jsonl"  # its "dev" split chooses the operating point
 SEEDS = ROOT / "seeds"
+CHAT = ROOT / "benchmarks" / "chat"  # short documents with questions typed the way users chat (README there)
+# Each chat question counts as this many SQuAD rows in the fit: they are few (about a thousand against
+# several thousand) and they are the kind of question the product is asked.
+CHAT_WEIGHT = 3.0
 OUTPUT = ROOT / "assistant" / "data" / "answerability.joblib"
 
 
@@ -175,6 +184,65 @@ def featurise_without_gold(assistant, items, candidates_path: Path, path: Path, 
     return True
 
 
+def chat_sets(folder: Path = CHAT) -> list[tuple[str, Path, Path]]:
+    """(article, document, questions) for each chat set: `NAME.txt`, whose first line is its SQuAD article's
+    title, beside `NAME.jsonl`."""
+    out = []
+    for document in sorted(folder.glob("*.txt")):
+        questions = document.with_suffix(".jsonl")
+        if questions.is_file():
+            title = document.read_text(encoding="utf-8").splitlines()[0].strip()
+            out.append((title, document, questions))
+    return out
+
+
+def featurise_chat(path: Path, budget_s: float, progress: bool) -> bool:
+    """Append, for each chat question, the decision's features and whether answering it is right: each
+    document indexed alone (a small collection, like a brief) and every question asked through the real
+    pipeline with no threshold, as `brief eval --tune` does, and scored by the eval's rules (answerable:
+    answered right and cited). The label is that, so the model learns when an answer would be right, not only
+    whether the text holds one. Resumable by document."""
+    import tempfile
+
+    from assistant.assistant import Assistant
+    from index.pipeline import index_paths
+    from workbench.evaluation import answered_right, load_questions
+    from workbench.workbench import answer_everything
+
+    done = rows_done(path)
+    started = time.monotonic()
+    for article, document, questions in chat_sets():
+        items = [i for i in load_questions(questions) if f"chat/{i.id}" not in done]
+        if not items:
+            continue
+        if time.monotonic() - started > budget_s:
+            return False
+        print(f"chat set {document.name}: {len(items)} questions", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="brief-train-chat-") as data_dir:
+            settings = load_settings(data_dir=data_dir)
+            index_paths([document], settings, progress=False)
+            scored = {r["id"]: r for r in answer_everything(settings, items, progress)}
+            assistant = Assistant(settings)
+            rows = []
+            for item in items:
+                history = [{"role": "user", "content": h} for h in item.history]
+                decision = assistant.decide(assistant.analyse(item.question, history))
+                if not decision.features:
+                    continue
+                rows.append(
+                    {
+                        "id": f"chat/{item.id}",
+                        "article": article,
+                        "answerable": item.answerable,
+                        "answered_right": answered_right(scored[item.id]),
+                        "features": decision.features,
+                    }
+                )
+        with path.open("a", encoding="utf-8") as out:  # a document's rows together: a kill redoes it whole
+            out.write("".join(json.dumps(r) + "\n" for r in rows))
+    return True
+
+
 def squad_f1(probabilities, rows, threshold: float) -> dict:
     """SQuAD F1, HasAns F1 and NoAns accuracy (percent) when answering exactly where p >= threshold."""
     total = has = no = 0.0
@@ -209,10 +277,12 @@ def holds_answer(item, evidence) -> bool:
     return evidence.chunk.source == item.gold_sources[0] and any(a.lower() in text for a in item.answers)
 
 
-def fit(rows: list[dict], without_gold: list[dict]) -> dict:
-    """Fit both classifiers on the training articles' questions (as written and reworded) and their
-    without-gold negatives; report on the held-out articles' questions, as written and reworded apart (SQuAD
-    figures), and how many held-out without-gold negatives are refused."""
+def fit(rows: list[dict], without_gold: list[dict], chat: list[dict]) -> dict:
+    """Fit both classifiers on the training articles' questions (as written and reworded), their without-gold
+    negatives and their chat questions (label: answering is right; weight CHAT_WEIGHT); keep the one with the
+    lower log-loss on the held-out articles' chat questions (the kind the product is asked; SQuAD's when there
+    are none) and report on the held-out articles: SQuAD as written and reworded apart, the without-gold
+    negatives, and the chat questions."""
     import numpy as np
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -227,13 +297,19 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
     test = [r for r in rows if held_out(r["article"])]
     extra_train = [r for r in without_gold if not held_out(r["article"])]
     extra_test = [r for r in without_gold if held_out(r["article"])]
+    chat_train = [r for r in chat if not held_out(r["article"])]
+    chat_test = [r for r in chat if held_out(r["article"])]
+
+    def label(r) -> int:
+        return int(r["answered_right"] if "answered_right" in r else r["answerable"])
 
     def matrix(group):
         x = np.array([[r["features"][f] for f in FEATURES] for r in group], dtype=float)
-        return x, np.array([int(r["answerable"]) for r in group])
+        return x, np.array([label(r) for r in group])
 
-    x_train, y_train = matrix(train + extra_train)
-    x_extra, _ = matrix(extra_test)
+    fitted_on = train + extra_train + chat_train
+    x_train, y_train = matrix(fitted_on)
+    weights = np.array([CHAT_WEIGHT if r["id"].startswith("chat/") else 1.0 for r in fitted_on])
     models = {
         "logistic regression": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
         "gradient boosting": HistGradientBoostingClassifier(
@@ -243,25 +319,29 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
     groups = {
         "as written": [r for r in test if not is_paraphrase(r["id"])],
         "reworded": [r for r in test if is_paraphrase(r["id"])],
+        "chat": chat_test,
     }
     report = {}
     for name, model in models.items():
         started = time.perf_counter()
-        model.fit(x_train, y_train)
+        key = "logisticregression__sample_weight" if name == "logistic regression" else "sample_weight"
+        model.fit(x_train, y_train, **{key: weights})
         report[name] = {"fit_seconds": round(time.perf_counter() - started, 2)}
-    test_x, test_y = matrix(test)
-    chosen = min(models, key=lambda n: log_loss(test_y, models[n].predict_proba(test_x)[:, 1]))
-    calibrated = CalibratedClassifierCV(models[chosen], method="isotonic", cv=5).fit(x_train, y_train)
+    choose_x, choose_y = matrix(chat_test or test)
+    chosen = min(models, key=lambda n: log_loss(choose_y, models[n].predict_proba(choose_x)[:, 1], labels=[0, 1]))
+    calibrated = CalibratedClassifierCV(models[chosen], method="isotonic", cv=5).fit(
+        x_train, y_train, sample_weight=weights
+    )
     for name, model in [*models.items(), ("calibrated " + chosen, calibrated)]:
         held = {}
-        for label, group in groups.items():
+        for group_label, group in groups.items():
             if group:
                 x_group, y_group = matrix(group)
                 p_group = model.predict_proba(x_group)[:, 1]
-                held[label] = {
+                held[group_label] = {
                     "questions": len(group),
                     "auc": round(roc_auc_score(y_group, p_group), 4),
-                    "log_loss": round(log_loss(y_group, p_group), 4),
+                    "log_loss": round(log_loss(y_group, p_group, labels=[0, 1]), 4),
                     "brier": round(brier_score_loss(y_group, p_group), 4),
                 }
         report.setdefault(name, {})["held_out"] = held
@@ -269,7 +349,7 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
         "model": calibrated,
         "name": f"{chosen}, calibrated",
         "report": report,
-        "held_out": {label: group for label, group in groups.items()} | {"without gold": extra_test},
+        "held_out": groups | {"without gold": extra_test},
         "matrix": matrix,
         "train_articles": sorted({r["article"] for r in train}),
         "held_out_articles": sorted({r["article"] for r in test}),
@@ -277,9 +357,11 @@ def fit(rows: list[dict], without_gold: list[dict]) -> dict:
             "train": len(train),
             "train_reworded": sum(is_paraphrase(r["id"]) for r in train),
             "train_without_gold": len(extra_train),
+            "train_chat": len(chat_train),
             "held_out": len(test),
             "held_out_reworded": len(groups["reworded"]),
             "held_out_without_gold": len(extra_test),
+            "held_out_chat": len(chat_test),
         },
         "held_out_gold_hit5": round(
             100 * sum(r["gold_hit5"] for r in test if r["answerable"]) / max(1, sum(r["answerable"] for r in test)), 1
@@ -297,12 +379,17 @@ def squad_handled_right(model, matrix, groups: dict, threshold: float) -> dict:
             continue
         x, _ = matrix(group)
         p = model.predict_proba(x)[:, 1]
-        right = sum(
-            (q >= threshold) == r["answerable"] and (not r["answerable"] or r["first_holds"])
-            for q, r in zip(p, group, strict=True)
-        )
+        if label == "chat":  # answered and right, or not answered and unanswerable
+            right = sum(
+                r["answered_right"] if q >= threshold else not r["answerable"] for q, r in zip(p, group, strict=True)
+            )
+        else:
+            right = sum(
+                (q >= threshold) == r["answerable"] and (not r["answerable"] or r["first_holds"])
+                for q, r in zip(p, group, strict=True)
+            )
         out[label] = {"handled_right": round(100 * right / len(group), 1)}
-        if label != "without gold":
+        if label not in ("without gold", "chat"):
             out[label] |= squad_f1(list(p), group, threshold)
     return out
 
@@ -360,6 +447,8 @@ def main(argv=None) -> int:
         for stage, path in [(featurise_all, "features.jsonl"), (featurise_without_gold, "without-gold.jsonl")]:
             if not stage(assistant, items, cache / "candidates.jsonl", cache / path, args.budget):
                 print("time budget used: the rest is computed on the next run; fitting on what is computed")
+        if not featurise_chat(cache / "chat.jsonl", args.budget, progress=True):
+            print("time budget used: the other chat sets are asked on the next run; fitting on what is asked")
     wanted = {i.id for i in items}
     lines = (args.cache / "features.jsonl").read_text(encoding="utf-8").splitlines()
     rows = list({row["id"]: row for row in map(json.loads, lines) if row["id"] in wanted}.values())
@@ -372,7 +461,14 @@ def main(argv=None) -> int:
     )
     wanted_extra = {f"{i}/without-gold" for i in wanted}
     without_gold = list({r["id"]: r for r in without_gold if r["id"] in wanted_extra}.values())
-    result = fit(rows, without_gold)
+    chat_path = args.cache / "chat.jsonl"
+    chat = (
+        [json.loads(line) for line in chat_path.read_text(encoding="utf-8").splitlines()] if chat_path.is_file() else []
+    )
+    if any(set(r["features"]) != set(FEATURES) for r in chat):
+        print("error: cached chat features differ from assistant.answerability.FEATURES; delete chat.jsonl")
+        return 2
+    result = fit(rows, without_gold, chat)
     provenance = {
         "data": DATA.name,
         "data_sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
@@ -383,6 +479,8 @@ def main(argv=None) -> int:
         "seed": SEED,
         "model": result["name"],
         "paraphrases": PARAPHRASES.name,
+        "chat_sets": [d.name for _, d, _ in chat_sets()],
+        "chat_weight": CHAT_WEIGHT,
         "sklearn": sklearn.__version__,
         "python": platform.python_version(),
         "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
