@@ -62,7 +62,7 @@ def messages(question: Question, passages: list[Evidence]):
     from langchain_core.messages import HumanMessage, SystemMessage
 
     numbered = "\n".join(f"[{i}] {' '.join(e.chunk.text.split())}" for i, e in enumerate(passages, start=1))
-    earlier = "".join(f"Earlier question: {q}\n" for q in question.earlier[-2:])
+    earlier = render("read_follow_up", earlier=" / ".join(question.earlier[-2:])) + "\n" if question.follow_up else ""
     return [
         SystemMessage(render("read", n=str(len(passages)), passages=numbered)),
         HumanMessage(render("read_question", earlier=earlier, question=question.text)),
