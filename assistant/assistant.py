@@ -15,6 +15,7 @@ from assistant.grounding import (
     adds_information,
     best_extract,
     completeness,
+    echoed_terms,
     is_non_answer,
     support_score,
     verify_answer,
@@ -325,7 +326,8 @@ class Assistant:
         texts = [e.chunk.text for e in evidence]
         if short is not None:
             written = f"{short[:1].upper()}{short[1:]} [1]."
-            if verify_answer(written, texts[:1], self.settings.grounding.support_threshold)[1]:
+            supported = verify_answer(written, texts[:1], self.settings.grounding.support_threshold)[1]
+            if supported and not echoed_terms(written, question.text, texts[:1]):
                 return Answer(
                     answer=written,
                     refused=False,
@@ -341,6 +343,7 @@ class Assistant:
             supported
             and not is_non_answer(generated)
             and adds_information(generated, question.text, question.earlier)
+            and not echoed_terms(generated, question.text, [texts[n - 1] for n in cited_anywhere])
             and all(i + 1 in cited_anywhere for i in needed)
             and completeness(generated, texts[0], question.text) >= self.settings.grounding.completeness
         )

@@ -103,6 +103,16 @@ def adds_information(answer: str, question: str, history: Sequence[str] = ()) ->
     return any(not covered(t, asked) for t in content_terms(strip_markers(answer)))
 
 
+def echoed_terms(answer: str, question: str, evidence: Sequence[str]) -> list[str]:
+    """Words of the question that the answer states and none of its evidence holds. A small model turns "did
+    the us lift sanctions?" into "The U.S. has lifted sanctions [1]" over a sentence that never mentions them:
+    most of its words are the sentence's, so the share check passes, but the claim is the question's."""
+    asked = content_terms(question)
+    vocabulary = sorted({t for text in evidence for t in content_terms(text)})
+    said = content_terms(strip_markers(answer))
+    return [t for t in dict.fromkeys(said) if covered(t, asked) and not covered(t, vocabulary)]
+
+
 def completeness(answer: str, best_evidence: str, question: str) -> float:
     """Share of the best evidence sentence's new words (those not in the question) that the answer keeps;
     a terse answer that drops half a list ('lithium' for 'lithium and uranium') scores low."""

@@ -2,6 +2,7 @@ from assistant.grounding import (
     answer_sentences,
     best_extract,
     completeness,
+    echoed_terms,
     is_non_answer,
     rrf_fuse,
     sentence_coverage,
@@ -77,6 +78,34 @@ def test_stemming_matches_inflections():
     assert stems_match(stem("aims"), stem("aim"))
     assert stems_match(stem("neighboring"), stem("neighbor"))
     assert not stems_match(stem("population"), stem("president"))
+
+
+def test_the_question_s_own_claim_is_found_when_the_evidence_lacks_it():
+    sovereignty = (
+        "The U.S. aims to respect Mali's sovereignty while addressing strategic economic and security interests."
+    )
+    echoed = "The U.S. has lifted sanctions on Mali to address strategic economic and security interests. [1]"
+    assert echoed_terms(echoed, "did the us lift sanctions on mali", [sovereignty]) == ["lift", "sanction"]
+    assert support_score(echoed, [sovereignty]) >= 0.75, "the share check alone lets it through"
+    assert (
+        echoed_terms("The U.S. aims to respect Mali's sovereignty. [1]", "does the us respect mali", [sovereignty])
+        == []
+    )
+
+
+def test_model_text_that_states_the_question_s_claim_is_replaced_by_the_quote():
+    """A yes/no question's claim, restated by the model over a sentence that does not make it, is not kept."""
+    from assistant import Assistant, Chunk, Evidence
+    from assistant.question import Question
+    from kernel.settings import load_settings
+
+    text = "The U.S. aims to respect Mali's sovereignty while addressing strategic economic and security interests."
+    evidence = [Evidence(chunk=Chunk(id="0", text=text, source="b.txt", start=0, end=len(text)), quote=text, score=0.5)]
+    assistant = Assistant(load_settings())
+    question = Question.analyse("did the us lift sanctions on mali")
+    written = "The U.S. has lifted sanctions on Mali to address strategic economic and security interests. [1]"
+    answer = assistant.compose(question, written, evidence)
+    assert answer.mode == "extractive" and "sanctions" not in answer.answer and text in answer.answer
 
 
 def test_model_text_that_skips_a_needed_sentence_is_replaced_by_the_quotes():
