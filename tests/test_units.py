@@ -87,3 +87,23 @@ def test_shipped_question_set_meets_its_shape():
     assert sum(bool(i.history) for i in items) >= 5
     brief = (Path(__file__).resolve().parent.parent / "seeds" / "us-mali-reengagement-brief.txt").read_text()
     assert all(q in brief for i in items for q in i.gold_quotes)
+
+
+def test_a_training_cache_cut_by_a_kill_keeps_its_whole_lines_and_resumes_cleanly(tmp_path):
+    """scripts/train/train_answerability.py appends to its caches a line at a time; a kill -9 in the middle of
+    a write leaves a half line, which is dropped, so that the next run's first row starts a line of its own."""
+    import importlib.util
+    import json
+
+    from tests.support import ROOT
+
+    spec = importlib.util.spec_from_file_location("train_answerability", ROOT / "scripts/train/train_answerability.py")
+    trainer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trainer)
+    cache = tmp_path / "features.jsonl"
+    cache.write_text(json.dumps({"id": "a"}) + "\n" + '{"id": "b", "feat', encoding="utf-8")
+    assert trainer.rows_done(cache) == {"a"}
+    with cache.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"id": "b"}) + "\n")
+    assert trainer.rows_done(cache) == {"a", "b"}
+    assert trainer.whole_lines(tmp_path / "absent.jsonl") == []

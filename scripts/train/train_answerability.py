@@ -80,9 +80,7 @@ def retrieve_all(assistant, items, path: Path, budget_s: float) -> bool:
 
     from assistant.question import Question
 
-    done = set()
-    if path.is_file():
-        done = {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    done = rows_done(path)
     todo = [i for i in items if i.id not in done]
     started = time.monotonic()
     with path.open("a", encoding="utf-8") as out:
@@ -101,17 +99,28 @@ def load_candidates(candidates_path: Path) -> dict:
     from assistant.answers import Evidence
 
     candidates = {}
-    for line in candidates_path.read_text(encoding="utf-8").splitlines():
+    for line in whole_lines(candidates_path):
         row = json.loads(line)
         candidates[row["id"]] = [Evidence.model_validate(e) for e in row["candidates"]]
     return candidates
 
 
+def whole_lines(path: Path) -> list[str]:
+    """The complete lines of a resumable cache file. A run killed in the middle of a write leaves a last line
+    without its newline: it is cut off here, so that the next append starts on a line of its own."""
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    whole = text[: text.rfind("\n") + 1]
+    if len(whole) != len(text):
+        with path.open("r+", encoding="utf-8") as fh:
+            fh.truncate(len(whole.encode("utf-8")))
+    return [line for line in whole.splitlines() if line]
+
+
 def rows_done(path: Path) -> set[str]:
     """The ids already written to a resumable features file."""
-    if not path.is_file():
-        return set()
-    return {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    return {json.loads(line)["id"] for line in whole_lines(path)}
 
 
 def featurise_all(assistant, items, candidates_path: Path, path: Path, budget_s: float) -> bool:
@@ -447,24 +456,21 @@ def main(argv=None) -> int:
         for stage, path in [(featurise_all, "features.jsonl"), (featurise_without_gold, "without-gold.jsonl")]:
             if not stage(assistant, items, cache / "candidates.jsonl", cache / path, args.budget):
                 print("time budget used: the rest is computed on the next run; fitting on what is computed")
+        ensure_packaged_model(cache)
         if not featurise_chat(cache / "chat.jsonl", args.budget, progress=True):
             print("time budget used: the other chat sets are asked on the next run; fitting on what is asked")
     wanted = {i.id for i in items}
-    lines = (args.cache / "features.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = whole_lines(args.cache / "features.jsonl")
     rows = list({row["id"]: row for row in map(json.loads, lines) if row["id"] in wanted}.values())
     if any(set(r["features"]) != set(FEATURES) for r in rows):
         print("error: cached features differ from assistant.answerability.FEATURES; delete features.jsonl")
         return 2
     extra = args.cache / "without-gold.jsonl"
-    without_gold = (
-        [json.loads(line) for line in extra.read_text(encoding="utf-8").splitlines()] if extra.is_file() else []
-    )
+    without_gold = [json.loads(line) for line in whole_lines(extra)]
     wanted_extra = {f"{i}/without-gold" for i in wanted}
     without_gold = list({r["id"]: r for r in without_gold if r["id"] in wanted_extra}.values())
     chat_path = args.cache / "chat.jsonl"
-    chat = (
-        [json.loads(line) for line in chat_path.read_text(encoding="utf-8").splitlines()] if chat_path.is_file() else []
-    )
+    chat = [json.loads(line) for line in whole_lines(chat_path)]
     if any(set(r["features"]) != set(FEATURES) for r in chat):
         print("error: cached chat features differ from assistant.answerability.FEATURES; delete chat.jsonl")
         return 2
@@ -502,6 +508,26 @@ def main(argv=None) -> int:
     print(json.dumps(provenance, indent=2))
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes), threshold {threshold}")
     return 0
+
+
+def ensure_packaged_model(cache: Path) -> None:
+    """The chat stage asks questions through the real pipeline, which reads the packaged model: when that was
+    trained on other features, an interim one fitted on the SQuAD rows stands in (the chat labels and
+    features do not depend on it; every question is answered)."""
+    from assistant.answerability import load_model
+
+    try:
+        load_model()
+        return
+    except ValueError:
+        pass
+    from assistant.answerability import FEATURES
+
+    rows = [json.loads(line) for line in whole_lines(cache / "features.jsonl")]
+    without_gold = [json.loads(line) for line in whole_lines(cache / "without-gold.jsonl")]
+    interim = fit(rows, without_gold, [])
+    bundle = {"model": interim["model"], "features": list(FEATURES), "threshold": 0.5, "provenance": {"interim": True}}
+    write_bundle(bundle, OUTPUT)
 
 
 def write_bundle(bundle: dict, output: Path) -> None:
