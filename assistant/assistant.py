@@ -337,7 +337,7 @@ class Assistant:
                     retrieved=evidence,
                 )
         verdicts, supported = verify_answer(generated, texts, self.settings.grounding.support_threshold)
-        needed = best_extract(question.terms, texts)  # what a quoted answer would need
+        needed = best_extract(question.terms, texts)  # what model text must cite
         cited_anywhere = {n for _, cited, _ in verdicts for n in cited}
         usable = (
             supported
@@ -351,7 +351,7 @@ class Assistant:
             parts = [(sentence, cited) for sentence, cited, _ in verdicts]
             mode = "generated"
         else:
-            parts = [(texts[i], [i + 1]) for i in needed]
+            parts = [(texts[i], [i + 1]) for i in best_extract(question.terms, texts, ties=True)]
             mode = "extractive"
         numbering: dict[int, int] = {}
         rendered = []

@@ -142,9 +142,12 @@ def verify_answer(
     return verdicts, bool(verdicts) and all(ok for _, _, ok in verdicts)
 
 
-def best_extract(question_terms: Sequence[str], evidence: Sequence[str], max_sentences: int = 2) -> list[int]:
+def best_extract(
+    question_terms: Sequence[str], evidence: Sequence[str], max_sentences: int = 2, ties: bool = False
+) -> list[int]:
     """Evidence indices (0-based) to quote when the model's text cannot be used: the top-ranked sentence, and
-    the next one too if it covers question terms the first one lacks."""
+    the next one too if it covers question terms the first one lacks, or, with `ties`, if it holds as many of
+    the question's terms as the first: word coverage cannot tell which of the two answers, so both are shown."""
     if not evidence:
         return []
     chosen = [0]
@@ -157,4 +160,8 @@ def best_extract(question_terms: Sequence[str], evidence: Sequence[str], max_sen
         if any(covered(t, terms) for t in missing):
             chosen.append(i)
             missing = [t for t in missing if not covered(t, terms)]
+    if ties and len(chosen) == 1 < min(len(evidence), max_sentences):
+        second = content_terms(evidence[1])
+        if sum(covered(t, second) for t in question_terms) == len(question_terms) - len(missing):
+            chosen.append(1)
     return chosen

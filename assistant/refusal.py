@@ -85,8 +85,11 @@ class RefusalDecision:
         ranked = self.coverage(question, candidates)
         # Only the sentences a quoted answer would need go into the prompt: reading it is most of the latency.
         top = [c.evidence.chunk.text for c in ranked[: self.evidence_k]]
-        evidence = [ranked[i].evidence for i in best_extract(question.terms, top)]
-        return ranked, evidence, features(question, ranked, evidence)
+        # The decision is learned on the sentences a quote must have; a sentence that ties with the first is
+        # quoted beside it.
+        values = features(question, ranked, [ranked[i].evidence for i in best_extract(question.terms, top)])
+        evidence = [ranked[i].evidence for i in best_extract(question.terms, top, ties=True)]
+        return ranked, evidence, values
 
     @property
     def answerability(self):

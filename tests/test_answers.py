@@ -94,7 +94,7 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
         return real_stream(self, messages, *args, **kwargs)
 
     monkeypatch.setattr(model_class, "stream", recording_stream)
-    one = assistant.ask("Why does Mali matter for U.S. counterterrorism?")
+    one = assistant.ask("Why does Mali's location matter for U.S. counterterrorism operations?")
     assert len(prompts) == 1 and "[1]" in prompts[0] and "[2]" not in prompts[0]
 
     two = assistant.ask(MINERALS)  # lithium and uranium are named in two different sentences

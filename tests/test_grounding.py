@@ -73,6 +73,16 @@ def test_best_extract_adds_a_second_sentence_only_for_missing_words():
     assert best_extract(["lithium", "sovereignty"], EVIDENCE) == [0, 1]
 
 
+def test_with_ties_a_second_sentence_holding_as_many_question_words_is_quoted_too():
+    """Word coverage cannot tell which of two sentences holding the same question words answers: both are
+    shown. One that holds fewer is not; nor is a third."""
+    tied = ["Mali holds gold reserves.", "Mali's mineral wealth includes gold and lithium.", "Mali has gold mines."]
+    assert best_extract([stem("mali"), stem("gold")], tied) == [0]
+    assert best_extract([stem("mali"), stem("gold")], tied, ties=True) == [0, 1]
+    assert best_extract(["lithium"], EVIDENCE, ties=True) == [0]
+    assert best_extract([stem("mali"), stem("gold")], tied[:1], ties=True) == [0]
+
+
 def test_stemming_matches_inflections():
     assert stems_match(stem("minerals"), stem("mineral"))
     assert stems_match(stem("aims"), stem("aim"))
@@ -147,5 +157,5 @@ def test_streamed_model_text_the_evidence_does_not_hold_is_replaced_by_the_quote
 
 
 def test_a_model_that_writes_nothing_gets_the_quote(mocked):
-    answer = mocked("").ask("Why does Mali matter for U.S. counterterrorism?")
+    answer = mocked("").ask("Why does Mali's location matter for U.S. counterterrorism operations?")
     assert answer.mode == "extractive" and answer.tokens_generated == 0 and answer.citations
