@@ -17,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = ROOT / "seeds" / "us-mali-reengagement-brief.txt"
 QUESTION = "Which critical minerals does Mali hold reserves of?"  # its answer quotes two sentences
-MODEL_QUESTION = "Why does Mali's location matter for U.S. counterterrorism operations?"  # answered from one sentence: the model writes
+# Answered from one sentence, so the model writes (a quote of two is the answer without it).
+MODEL_QUESTION = "Why does Mali's location matter for U.S. counterterrorism operations?"
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/install-browser; never a downloaded browser
 BROWSER_ARGS = [  # without the networking flags Chromium keeps dialling out on this machine's closed network
     "--headless",

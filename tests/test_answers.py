@@ -3,6 +3,7 @@
 import pytest
 
 from assistant import Final, QuestionError, Token
+from tests.support import MODEL_QUESTION
 
 MINERALS = "Which critical minerals does Mali hold reserves of?"
 
@@ -94,7 +95,7 @@ def test_the_prompt_holds_only_the_evidence_a_quoted_answer_needs(assistant, mon
         return real_stream(self, messages, *args, **kwargs)
 
     monkeypatch.setattr(model_class, "stream", recording_stream)
-    one = assistant.ask("Why does Mali's location matter for U.S. counterterrorism operations?")
+    one = assistant.ask(MODEL_QUESTION)
     assert len(prompts) == 1 and "[1]" in prompts[0] and "[2]" not in prompts[0]
 
     two = assistant.ask(MINERALS)  # lithium and uranium are named in two different sentences

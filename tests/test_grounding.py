@@ -157,5 +157,7 @@ def test_streamed_model_text_the_evidence_does_not_hold_is_replaced_by_the_quote
 
 
 def test_a_model_that_writes_nothing_gets_the_quote(mocked):
-    answer = mocked("").ask("Why does Mali's location matter for U.S. counterterrorism operations?")
+    from tests.support import MODEL_QUESTION
+
+    answer = mocked("").ask(MODEL_QUESTION)
     assert answer.mode == "extractive" and answer.tokens_generated == 0 and answer.citations

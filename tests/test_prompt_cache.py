@@ -4,6 +4,7 @@ does, a question citing an indexed sentence costs the model only the question's 
 import pytest
 
 from assistant.question import Question
+from tests.support import MODEL_QUESTION
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_after_the_pre_read_a_question_reads_only_its_own_words(fresh):
     cold_read, _ = read_and_reused(fresh)
     assert fresh.prefill_prompt_cache() == fresh.store.count() == 15
 
-    warm = fresh.ask("Why does Mali's location matter for U.S. counterterrorism operations?")
+    warm = fresh.ask(MODEL_QUESTION)
     warm_read, warm_reused = read_and_reused(fresh)
     assert not cold.refused and not warm.refused
     assert len(warm.citations) == 1 and "counterterrorism" in warm.citations[0].quote
