@@ -31,6 +31,7 @@ from kernel.settings import Settings, load_settings
 # A conservative characters-per-token figure for fitting a prompt to the model's context (English prose runs
 # at ~4 for the bundled model's tokenizer; digits and other scripts at fewer).
 CHARS_PER_TOKEN = 2.5
+READER_PROMPT_TOKENS = 512  # the reader's instructions, passage numbers and question, at most
 
 
 class QuestionError(ValueError):
@@ -266,9 +267,10 @@ class Assistant:
         yield Final(answer)
 
     def _read_by_model(self, asked: Question, started: float) -> Answer:
-        """The quality profile: the model reads the retrieved passages (in document order, so that the prompt
-        cache holds a small collection whole) and either cites those that answer, with a short answer, or says
-        they do not. What it cites is quoted from the documents; its short answer is kept only when the passage
+        """The quality profile: the model reads the whole collection when it is small (`_whole_limit`), else
+        the retrieved passages, in document order either way (so that questions share the prompt's start and
+        the prompt cache reads it once), and either cites those that answer, with a short answer, or says they
+        do not. What it cites is quoted from the documents; its short answer is kept only when the passage
         it cites first supports it, else the cited passages are quoted whole."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
@@ -278,7 +280,7 @@ class Assistant:
             return answer
         decision = self.refusal.decide(asked, candidates) if candidates else Decision([], [], "nothing", 0.0, {})
         retrieved_at = time.perf_counter()
-        passages = in_reading_order(candidates)
+        passages = self.retriever.whole(self._whole_limit(), candidates) or in_reading_order(candidates)
         reading = read(self.chat_model, asked, passages)
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
         if not reading.stated:
@@ -294,6 +296,13 @@ class Assistant:
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         return answer
+
+    def _whole_limit(self) -> int:
+        """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context
+        left after the instructions (`READER_PROMPT_TOKENS`) and the reply."""
+        model = self.settings.model
+        room = (model.llm_context - model.max_answer_tokens - READER_PROMPT_TOKENS) * CHARS_PER_TOKEN
+        return int(min(self.settings.grounding.read_whole_chars, max(0, room)))
 
     def prompt(self, question: Question, sources: list[str]):
         """The prompt: system text, then the sources, then the question, in that order so that the part

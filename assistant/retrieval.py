@@ -77,6 +77,18 @@ class HybridRetriever:
             score=round(float(np.dot(vector, sentence)), 4),
         )
 
+    def whole(self, max_chars: int, retrieved: list[Evidence]) -> list[Evidence] | None:
+        """Every indexed sentence in document order when the collection holds at most `max_chars` characters,
+        else None; call it after `retrieve` (which syncs the lexical index). Sentences `retrieved` keep their
+        evidence and scores; the others score 0."""
+        chunks = self.lexical.all_sentences(max_chars)
+        if chunks is None:
+            return None
+        known = {e.chunk.id: e for e in retrieved}
+        return [
+            known.get(c.id) or Evidence(chunk=c, quote=self.lexical.quote(c.id) or c.text, score=0.0) for c in chunks
+        ]
+
     def retrieve(self, queries: str | list[str], k: int | None = None) -> list[Evidence]:
         """The best `k` sentences, best first, fusing a dense and a BM25 ranking for each query. Scores are
         the dense cosine similarity to the first query."""

@@ -263,6 +263,16 @@ class LexicalIndex:
             (text,) = self._db.execute("SELECT text FROM documents WHERE path = ?", (path,)).fetchone()
         return text[start:end]
 
+    def all_sentences(self, max_chars: int) -> list[Chunk] | None:
+        """Every sentence held, in document order, when their text is at most `max_chars` long in all; else
+        None (a collection too large to be read whole)."""
+        with self._lock:
+            (total,) = self._db.execute("SELECT coalesce(sum(length(text)), 0) FROM sentences").fetchone()
+            if total > max_chars:
+                return None
+            rows = self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM sentences s ORDER BY s.source, s.start").fetchall()
+        return [_chunk(row) for row in rows]
+
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]

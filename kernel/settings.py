@@ -34,9 +34,9 @@ PROFILES = ("default", "quality")
 # What the quality profile changes, each only where the setting was not given: the larger local model
 # (`quality_model`, installed by `scripts/setup --model NAME`) and a context that holds a whole brief.
 QUALITY_PROFILE = {"llm_context": 4096}
-# And in the other parts: the model reads the retrieved passages and decides (assistant/model_reader.py), and
-# retrieval hands it up to 15 of them, in document order: the whole of a short brief, the same for every
-# question, so that the model's prompt cache reads it once.
+# And in the other parts: the model reads the passages and decides (assistant/model_reader.py): a small
+# collection whole (`read_whole_chars`), else up to 15 retrieved ones, in document order, so that questions
+# share the prompt's start and the model's prompt cache reads it once.
 QUALITY_PARTS = {"retrieval": {"coverage_k": 15}, "grounding": {"model_reads": True}}
 # Errors whose message is the whole story: said without the setting's name in front.
 PLAIN_ERRORS = {"unknown_profile", "unknown_quality_model", "quality_model_missing"}
@@ -177,6 +177,13 @@ class GroundingSettings(BaseModel):
         False,
         description="The chat model reads the retrieved passages and decides (answer or not stated) and picks the "
         "passages and short answer (assistant/model_reader.py); for a larger model (the quality profile).",
+    )
+    read_whole_chars: int = Field(
+        6000,
+        ge=0,
+        description="With model_reads, when the indexed documents hold at most this many characters (and fit the "
+        "model's context), the model reads all of them in document order instead of the retrieved passages: one "
+        "prompt for every question, which the prompt cache reads once (0: the retrieved passages only).",
     )
     term_match: float = Field(0.70, ge=0, le=1, description="Cosine at which a question word matches a word.")
     support_threshold: float = Field(0.75, ge=0, le=1, description="Share of an answer sentence's words cited.")

@@ -74,6 +74,23 @@ def test_lexical_search_finds_an_exact_rare_term_that_dense_search_misses(worksp
     assert fused[RARE].quote == RARE  # the verbatim text at [start, end) of the file
 
 
+def test_a_small_collection_is_handed_over_whole_in_document_order(workspace):
+    """`whole` gives every sentence of both documents, in document order, the retrieved ones with their
+    evidence; over the character limit it gives nothing."""
+    settings, docs = workspace
+    retriever, _ = retriever_for(settings)
+    retrieved = retriever.retrieve(QUESTION, k=3)
+    total = sum(len(c.text) for c in retriever.lexical.all_sentences(10**9))
+    every = retriever.whole(total, retrieved)
+    assert len(every) == retriever.lexical.count() == 31 + 15
+    assert [(e.chunk.source, e.chunk.start) for e in every] == sorted((e.chunk.source, e.chunk.start) for e in every)
+    assert [e for e in every if e.chunk.id in {r.chunk.id for r in retrieved}] == sorted(
+        retrieved, key=lambda e: (e.chunk.source, e.chunk.start)
+    )
+    assert all(e.quote == e.chunk.text for e in every if e.chunk.source.endswith("codes.txt"))
+    assert retriever.whole(total - 1, retrieved) is None
+
+
 def test_an_added_document_is_searchable_at_once_and_only_it_is_fetched(workspace, tmp_path):
     settings, docs = workspace
     settings = settings.replace(data_dir=tmp_path / "data")

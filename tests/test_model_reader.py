@@ -1,0 +1,96 @@
+"""The quality profile's reader (assistant/model_reader.py): what it makes of a reply, and which passages it is
+shown. The model is `MockModel` here, since these are the reader's edge cases; the real model reads the brief in
+the `quality`-marked tests and in `brief --profile quality eval`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from assistant import Assistant, load_settings
+from assistant.model_reader import Reading, parse
+from kernel.local_models import installed_path
+from tests.conftest import MockModel
+from tests.support import BRIEF, QUESTION
+
+QUALITY_MODEL = "qwen2.5-1.5b"
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ('{"answer": "Lithium.", "sentences": [2, 2, 9]}', Reading(True, (1,), "Lithium")),
+        ('{"answer": "NOT STATED", "sentences": []}', Reading(False)),
+        ('{"answer": "Russia", "sentences": [7]}', Reading(False)),  # cites no passage it was shown
+        ('{"answer": "", "sentences": [1]}', Reading(False)),
+        ('{"answer": "Russia", "sentences": ["one"]}', Reading(False)),
+        ("Russia [1]", Reading(False)),  # not JSON
+    ],
+)
+def test_a_reply_is_read_as_cited_passages_and_a_short_answer_or_as_not_stated(reply, expected):
+    assert parse(reply, n=3) == expected
+
+
+def reader_over_brief(brief_workspace, reply: str, **settings) -> tuple[Assistant, MockModel]:
+    model = MockModel(responses=[reply])
+    options = {"model_reads": True, "coverage_k": 3} | settings
+    return Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), **options), chat_model=model), model
+
+
+def shown_passages(model: MockModel) -> list[str]:
+    system = model.prompts[-1][0].content
+    return re.findall(r"^\[\d+\] (.*)$", system, re.MULTILINE)
+
+
+def test_a_small_collection_is_read_whole_in_document_order_and_the_same_for_every_question(brief_workspace):
+    """The brief (15 sentences) is shown whole although retrieval keeps 3: every question's prompt starts alike,
+    which is what lets llama.cpp's prompt cache read the brief once."""
+    not_stated = json.dumps({"answer": "NOT STATED", "sentences": []})
+    reader, model = reader_over_brief(brief_workspace, not_stated)
+    brief = " ".join(BRIEF.read_text().split())
+    assert reader.ask("what battery metal is mentioned").refused
+    first = shown_passages(model)
+    model.responses.append(not_stated)
+    reader.ask("who announced it")
+    assert shown_passages(model) == first and len(first) == 15
+    assert [brief.index(p) for p in first] == sorted(brief.index(p) for p in first)
+
+
+def test_a_collection_over_the_limit_is_read_as_the_retrieved_passages(brief_workspace):
+    not_stated = json.dumps({"answer": "NOT STATED", "sentences": []})
+    reader, model = reader_over_brief(brief_workspace, not_stated, read_whole_chars=1000)
+    reader.ask("what battery metal is mentioned")
+    assert len(shown_passages(model)) == 3
+
+
+def test_a_cited_passage_that_retrieval_did_not_keep_is_quoted_from_the_document(brief_workspace):
+    """Shown the whole brief, the model may cite a sentence outside the retrieved three: its quote and offsets
+    are the document's own."""
+    text = BRIEF.read_text()
+    reader, model = reader_over_brief(brief_workspace, "")
+    reader.ask("what battery metal is mentioned")  # to learn the numbering
+    passages = shown_passages(model)
+    last = len(passages)  # the brief's last sentence, far from the question's words
+    model.responses.append(json.dumps({"answer": passages[-1].split(",")[0], "sentences": [last]}))
+    answer = reader.ask("what battery metal is mentioned")
+    assert not answer.refused and len(answer.citations) == 1
+    cited = answer.citations[0]
+    assert text[cited.start : cited.end] == cited.quote and " ".join(cited.quote.split()) == passages[-1]
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_quality_model_reads_the_whole_brief_and_cites_the_sentence_that_answers(brief_workspace):
+    """The real model, shown the whole brief although retrieval keeps 3 sentences, answers from the sentence
+    that says it, quoted at its offsets in the file."""
+    settings = load_settings(profile="quality", data_dir=str(brief_workspace / ".brief"), coverage_k=3)
+    answer = Assistant(settings).ask(QUESTION)
+    assert not answer.refused and "lithium" in answer.answer.lower()
+    text = BRIEF.read_text()
+    assert any("lithium" in c.quote for c in answer.citations)
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)
