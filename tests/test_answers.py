@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant import Final, QuestionError, Token
+from assistant import Assistant, Final, QuestionError, Token
 from tests.support import MODEL_QUESTION
 
 MINERALS = "Which critical minerals does Mali hold reserves of?"
@@ -129,8 +129,10 @@ def test_the_operating_point_is_the_threshold_that_handles_most_questions_right(
     assert best_operating_point(curve)["threshold"] == 0.58
 
 
-def test_a_question_for_a_name_is_answered_with_it_first(assistant, brief_workspace):
-    answer = assistant.ask("Which country has Mali shifted its security partnerships towards?")
+def test_a_question_for_a_name_is_answered_with_it_first_when_short_answers_are_on(assistant, brief_workspace):
+    settings = assistant.settings.replace(short_answers=True)
+    spans = Assistant(settings, store=assistant.store, chat_model=assistant.chat_model)
+    answer = spans.ask("Which country has Mali shifted its security partnerships towards?")
     assert answer.mode == "short" and answer.short_answer == "Russia"
     assert answer.answer == "Russia [1]." and answer.tokens_generated == 0
     assert "shifted its security partnerships towards Russia" in answer.citations[0].quote
