@@ -270,8 +270,8 @@ class Assistant:
         """The quality profile: the model reads the whole collection when it is small (`_whole_limit`), else
         the retrieved passages, in document order either way (so that questions share the prompt's start and
         the prompt cache reads it once), and either cites those that answer, with a short answer, or says they
-        do not. What it cites is quoted from the documents; its short answer is kept only when the passage
-        it cites first supports it, else the cited passages are quoted whole."""
+        do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
+        only when the passage it cites first supports it, else the cited passages are quoted whole."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -289,7 +289,8 @@ class Assistant:
         else:
             cited = [passages[i] for i in reading.cited]
             cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
-            answer = self.compose(asked, "", cited, reading.answer)
+            short = reading.answer if self.settings.grounding.short_answers else None
+            answer = self.compose(asked, "", cited, short)
             answer.confidence = decision.confidence
             answer.retrieved = decision.ranked
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)

@@ -80,6 +80,21 @@ def test_a_cited_passage_that_retrieval_did_not_keep_is_quoted_from_the_document
     assert text[cited.start : cited.end] == cited.quote and " ".join(cited.quote.split()) == passages[-1]
 
 
+@pytest.mark.parametrize(("short_answers", "mode"), [(False, "extractive"), (True, "short")])
+def test_the_readers_short_answer_is_the_answer_only_with_short_answers_on(brief_workspace, short_answers, mode):
+    """Off (the default), the passage the model cites is quoted whole: its short answer, though supported, is
+    often the wrong part of the right sentence on questions typed as users type (docs/measurements.md)."""
+    reader, model = reader_over_brief(brief_workspace, "", short_answers=short_answers)
+    reader.ask("what battery metal is mentioned")  # to learn the numbering
+    passages = shown_passages(model)
+    n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
+    model.responses.append(json.dumps({"answer": "lithium and uranium", "sentences": [n]}))
+    answer = reader.ask("what battery metal is mentioned")
+    assert answer.mode == mode and "lithium and uranium" in answer.answer.lower()
+    assert (answer.answer == "Lithium and uranium [1].") is short_answers
+    assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
+
+
 @pytest.mark.quality
 @pytest.mark.skipif(
     installed_path(QUALITY_MODEL) is None,
