@@ -171,8 +171,9 @@ class GroundingSettings(BaseModel):
     short_answers: bool = Field(
         False,
         description="Answer a question for a name, place, date or number with the span of the evidence that "
-        "says it, without asking the model. Off by default: on chat-style questions the span was right less "
-        "often than the sentence it comes from (docs/measurements.md, Short answers off).",
+        "says it, without asking the model, and keep the quality reader's short answer. Off by default: on "
+        "chat-style questions both were right less often than the sentences they come from (docs/measurements.md"
+        ", Short answers off).",
     )
     model_reads: bool = Field(
         False,
