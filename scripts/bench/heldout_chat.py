@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from workbench.evaluation import summarise  # noqa: E402
 from workbench.training import held_out  # noqa: E402
 
 CHAT = ROOT / "benchmarks" / "chat"
@@ -51,21 +51,16 @@ def run(out: Path, name: str, profile: str, limit: int | None) -> dict:
 
 
 def line(label: str, rows: list[dict]) -> str:
-    answerable = [r for r in rows if r["answerable"]]
-    unanswerable = [r for r in rows if not r["answerable"]]
-    ranks = [r["scores"]["gold_rank"] for r in answerable]
+    """One table row of `brief eval`'s own summary of these rows."""
+    s = summarise(rows)
 
-    def pct(part, whole):
-        return f"{100 * part / len(whole):5.1f} %" if whole else "    –  "
+    def pct(key):
+        return f"{100 * s[key]:5.1f} %" if s[key] is not None else "    –  "
 
-    latencies = sorted(r["latency_s"] for r in rows)
-    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
     return (
-        f"{label:28} {len(rows):4}  {pct(sum(r['scores']['correct'] for r in rows), rows)}"
-        f"  {pct(sum(r['scores']['correct'] for r in answerable), answerable)}"
-        f"  {pct(sum(r['scores']['correct'] for r in unanswerable), unanswerable)}"
-        f"  {pct(sum(bool(k and k <= 1) for k in ranks), ranks)}  {pct(sum(bool(k and k <= 5) for k in ranks), ranks)}"
-        f"  {statistics.median(latencies):6.2f} / {p95:6.2f} s"
+        f"{label:28} {s['items']:4}  {pct('handled_right')}  {pct('answerable_correct')}"
+        f"  {pct('unanswerable_refused')}  {pct('hit@1')}  {pct('hit@5')}"
+        f"  {s['latency_median_s']:6.2f} / {s['latency_p95_s']:6.2f} s"
     )
 
 
