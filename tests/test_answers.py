@@ -139,6 +139,13 @@ def test_a_question_for_a_name_is_answered_with_it_first_when_short_answers_are_
     check_citations(answer, brief_workspace)
 
 
+def test_by_default_a_question_for_a_name_is_answered_with_the_sentence_that_says_it(assistant, brief_workspace):
+    answer = assistant.ask("Which country has Mali shifted its security partnerships towards?")
+    assert answer.mode != "short" and "Russia" in answer.answer
+    assert "shifted its security partnerships towards Russia" in answer.citations[0].quote
+    check_citations(answer, brief_workspace)
+
+
 def test_a_quoted_answer_names_the_document_it_quotes(assistant, brief_workspace):
     answer = assistant.ask(MINERALS)  # two sentences: quoted whole, without asking the model
     assert answer.mode == "extractive"
