@@ -12,7 +12,7 @@ from functools import cached_property
 from assistant.answers import Turn
 from assistant.conversation import is_follow_up, referent
 from assistant.spans import answer_type
-from kernel.text import STOPWORDS, content_words, first_wh, words
+from kernel.text import STOPWORDS, content_words, expand_shorthand, first_wh, words
 
 NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -92,7 +92,12 @@ class Question:
 
     @classmethod
     def analyse(cls, text: str, turns: Sequence[Turn] = ()) -> Question:
-        turns = tuple(turns)
+        """The question as typed, its chat shorthand and that of the earlier questions written out ("whats",
+        "ppl", "yr"), so that every stage reads the words the documents use."""
+        text = expand_shorthand(text)
+        turns = tuple(
+            t.model_copy(update={"content": expand_shorthand(t.content)}) if t.role == "user" else t for t in turns
+        )
         about = referent(list(turns)) if is_follow_up(text) else ""
         return cls(text=text, turns=turns, about=about, tokens=tuple(words(text)))
 

@@ -286,6 +286,70 @@ def words(text: str, split_hyphens: bool = True) -> list[str]:
     return out
 
 
+# Chat shorthand, read as what it stands for ("whats the capital", "how many ppl r there", "what yr"): a
+# contraction typed without its apostrophe, and common English abbreviations of chat, not the words of any
+# document. Ours, not the `contractions` package's: its slang table turns the "u" of "u.s." into "you.s.".
+SHORTHAND = {
+    "whats": "what is",
+    "thats": "that is",
+    "whos": "who is",
+    "wheres": "where is",
+    "whens": "when is",
+    "hows": "how is",
+    "isnt": "isn't",
+    "arent": "aren't",
+    "wasnt": "wasn't",
+    "werent": "weren't",
+    "dont": "don't",
+    "doesnt": "doesn't",
+    "didnt": "didn't",
+    "hasnt": "hasn't",
+    "havent": "haven't",
+    "hadnt": "hadn't",
+    "cant": "can't",
+    "couldnt": "couldn't",
+    "wouldnt": "wouldn't",
+    "shouldnt": "shouldn't",
+    "u": "you",
+    "r": "are",
+    "ur": "your",
+    "ppl": "people",
+    "thru": "through",
+    "tho": "though",
+    "bc": "because",
+    "abt": "about",
+    "w/": "with",
+    "w/o": "without",
+    "yr": "year",
+    "yrs": "years",
+    "govt": "government",
+    "approx": "approximately",
+    "dept": "department",
+    "intl": "international",
+    "natl": "national",
+    "pct": "percent",
+    "avg": "average",
+}
+# A whole token only: not the "u" of "u.s.", not "r&d"; one letter only in lower case ("R" may be a name).
+_SHORTHAND = re.compile(
+    r"(?<![\w.'’/&-])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w.'’/&-])",
+    re.IGNORECASE,
+)
+
+
+def expand_shorthand(text: str) -> str:
+    """`text` with its chat shorthand written out, a capital kept ("Whats" -> "What is")."""
+
+    def written_out(match: re.Match) -> str:
+        typed = match.group()
+        if len(typed) == 1 and typed.isupper():
+            return typed
+        full = SHORTHAND[typed.lower()]
+        return full[0].upper() + full[1:] if typed[0].isupper() else full
+
+    return _SHORTHAND.sub(written_out, text)
+
+
 def first_wh(tokens: list[str]) -> str:
     """The first question word among `tokens` (as `words` gives them), by what it asks as; '' if none."""
     return next((WH_ALIASES.get(t, t) for t in tokens if t in WH_WORDS or t in WH_ALIASES), "")

@@ -5,7 +5,7 @@ import pytest
 
 from assistant.answers import Turn
 from assistant.question import Question
-from kernel.text import content_words, first_wh, words
+from kernel.text import content_words, expand_shorthand, first_wh, words
 
 
 def test_one_tokenizer_reads_an_abbreviation_as_the_word_users_type():
@@ -33,6 +33,30 @@ def test_one_table_of_question_words_and_the_kind_of_answer(question, wh, kind):
     asked = Question.analyse(question)
     assert asked.wh == wh == first_wh(words(question))
     assert asked.answer_type == kind
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("whats the capital", "what is the capital"),
+        ("Whats it about", "What is it about"),
+        ("how many ppl r there", "how many people are there"),
+        ("what yr did it start", "what year did it start"),
+        ("didnt the us send troops", "didn't the us send troops"),
+        ("is the u.s. in it w/o france", "is the u.s. in it without france"),
+        ("R and r&d in the U.S.", "R and r&d in the U.S."),
+    ],
+)
+def test_chat_shorthand_is_written_out_as_whole_tokens_only(typed, read):
+    assert expand_shorthand(typed) == read
+
+
+def test_a_question_in_shorthand_asks_what_the_written_out_one_asks():
+    typed = Question.analyse("what yr did ppl vote", [Turn(role="user", content="whos the pm")])
+    written = Question.analyse("what year did people vote", [Turn(role="user", content="who is the pm")])
+    assert typed.answer_type == written.answer_type == "date" and typed.wh == "what"
+    assert typed.words == written.words and typed.context_words == written.context_words
+    assert Question.analyse("whats the capital").wh == "what"
 
 
 def test_a_follow_up_stands_for_the_question_it_leans_on():

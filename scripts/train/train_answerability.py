@@ -378,26 +378,42 @@ def fit(rows: list[dict], without_gold: list[dict], chat: list[dict]) -> dict:
     }
 
 
+def chat_handled_right(probabilities, rows: list[dict], threshold: float) -> int:
+    """Chat questions handled right when answering where p >= threshold: answered and right, or not answered
+    and unanswerable."""
+    return sum(
+        r["answered_right"] if q >= threshold else not r["answerable"] for q, r in zip(probabilities, rows, strict=True)
+    )
+
+
 def squad_handled_right(model, matrix, groups: dict, threshold: float) -> dict:
     """On the held-out articles, at the chosen operating point: the share of questions handled right, answering
     where the confidence reaches the threshold and counting an answer right when its first sentence holds the
     answer; and SQuAD F1 of the short answers."""
+    from workbench.workbench import THRESHOLD_GRID
+
     out = {}
     for label, group in groups.items():
         if not group:
             continue
         x, _ = matrix(group)
         p = model.predict_proba(x)[:, 1]
-        if label == "chat":  # answered and right, or not answered and unanswerable
-            right = sum(
-                r["answered_right"] if q >= threshold else not r["answerable"] for q, r in zip(p, group, strict=True)
-            )
+        if label == "chat":
+            right = chat_handled_right(p, group, threshold)
+            # A ceiling, not a choice: the best any operating point could do on these questions with this model.
+            best = max(THRESHOLD_GRID, key=lambda t: chat_handled_right(p, group, t))
+            ceiling = {
+                "threshold": best,
+                "handled_right": round(100 * chat_handled_right(p, group, best) / len(group), 1),
+            }
         else:
             right = sum(
                 (q >= threshold) == r["answerable"] and (not r["answerable"] or r["first_holds"])
                 for q, r in zip(p, group, strict=True)
             )
         out[label] = {"handled_right": round(100 * right / len(group), 1)}
+        if label == "chat":
+            out[label]["best_operating_point_here"] = ceiling
         if label not in ("without gold", "chat"):
             out[label] |= squad_f1(list(p), group, threshold)
     return out
