@@ -20,7 +20,7 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.model_reader import in_reading_order, read
+from assistant.model_reader import cited_by_support, in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
@@ -287,7 +287,7 @@ class Assistant:
             related = bool(candidates) and max(e.score for e in candidates) >= self.settings.grounding.min_relevance
             answer = self._refusal(replace(decision, outcome="closest" if related else "nothing"))
         else:
-            cited = [passages[i] for i in reading.cited]
+            cited = [passages[i] for i in cited_by_support(reading, [p.chunk.text for p in passages])]
             cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
             short = reading.answer if self.settings.grounding.short_answers else None
             answer = self.compose(asked, "", cited, short)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from assistant.answers import Evidence
+from assistant.grounding import support_score
 from assistant.prompts import render
 from assistant.question import Question
 
@@ -81,6 +82,19 @@ def parse(reply: str, n: int) -> Reading:
     if not answer or NOT_STATED in answer.upper() or not cited:
         return Reading(False)
     return Reading(True, cited, answer.rstrip("."))
+
+
+def cited_by_support(reading: Reading, passages: list[str]) -> tuple[int, ...]:
+    """The passages the short answer rests on. The 1.5B model often names the right answer and the wrong
+    passage ("Russia and China", citing [13] for what [14] says): when no passage it cites holds all of its
+    answer's words (`support_score`) and some other passage does, those are cited, the nearest to the numbers
+    it gave. Otherwise what it cited stands: its short answer is as often the wrong part of the right passage."""
+    scores = [support_score(reading.answer, [p]) for p in passages]
+    if any(scores[i] == 1.0 for i in reading.cited) or 1.0 not in scores:
+        return reading.cited
+    distance = {i: min(abs(i - c) for c in reading.cited) for i, score in enumerate(scores) if score == 1.0}
+    nearest = min(distance.values())
+    return tuple(i for i in sorted(distance) if distance[i] == nearest)[:MAX_CITED]
 
 
 def read(chat_model, question: Question, passages: list[Evidence]) -> Reading:

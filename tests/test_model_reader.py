@@ -10,7 +10,7 @@ import re
 import pytest
 
 from assistant import Assistant, load_settings
-from assistant.model_reader import Reading, parse
+from assistant.model_reader import Reading, cited_by_support, parse
 from kernel.local_models import installed_path
 from tests.conftest import MockModel
 from tests.support import BRIEF, QUESTION
@@ -31,6 +31,31 @@ QUALITY_MODEL = "qwen2.5-1.5b"
 )
 def test_a_reply_is_read_as_cited_passages_and_a_short_answer_or_as_not_stated(reply, expected):
     assert parse(reply, n=3) == expected
+
+
+PASSAGES = [
+    "The U.S. aims to respect Mali's sovereignty.",
+    "Mali holds reserves of lithium.",
+    "The U.S. will monitor the influence of Russia and China.",
+    "Mali's mineral wealth, particularly in lithium and uranium, is large.",
+    "Future talks may follow.",
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "cited", "expected"),
+    [
+        ("Russia and China", (4,), (2,)),  # cites the passage after the one that says it: the one that does
+        ("Russia and China", (0, 1), (2,)),
+        ("lithium", (2,), (1, 3)),  # two passages say it, equally near the number given: both
+        ("lithium", (3, 4), (3, 4)),  # a cited passage says it: what the model cited stands
+        ("uranium", (0,), (3,)),  # however far the one that says it is
+        ("Mali's sovereignty and lithium", (1,), (1,)),  # no passage says all of it
+        ("the Sahel", (4,), (4,)),
+    ],
+)
+def test_the_passages_cited_are_those_that_say_the_short_answer(answer, cited, expected):
+    assert cited_by_support(Reading(True, cited, answer), PASSAGES) == expected
 
 
 def reader_over_brief(brief_workspace, reply: str, **settings) -> tuple[Assistant, MockModel]:
@@ -93,6 +118,21 @@ def test_the_readers_short_answer_is_the_answer_only_with_short_answers_on(brief
     assert answer.mode == mode and "lithium and uranium" in answer.answer.lower()
     assert (answer.answer == "Lithium and uranium [1].") is short_answers
     assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
+
+
+def test_an_answer_cited_by_the_wrong_number_is_cited_where_the_brief_says_it(brief_workspace):
+    """The model gives the right answer and the number of the sentence after the one that says it: the answer
+    cites the sentence that says it, at its offsets."""
+    reader, model = reader_over_brief(brief_workspace, "")
+    reader.ask("what battery metal is mentioned")  # to learn the numbering
+    passages = shown_passages(model)
+    n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
+    assert "lithium" not in passages[n].lower()  # the one after says nothing of it
+    model.responses.append(json.dumps({"answer": "lithium and uranium", "sentences": [n + 1]}))
+    answer = reader.ask("what battery metal is mentioned")
+    assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
+    text = BRIEF.read_text()
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)
 
 
 @pytest.mark.quality
