@@ -399,22 +399,18 @@ def squad_handled_right(model, matrix, groups: dict, threshold: float) -> dict:
         x, _ = matrix(group)
         p = model.predict_proba(x)[:, 1]
         if label == "chat":
-            right = chat_handled_right(p, group, threshold)
+            out[label] = {"handled_right": round(100 * chat_handled_right(p, group, threshold) / len(group), 1)}
             # A ceiling, not a choice: the best any operating point could do on these questions with this model.
             best = max(THRESHOLD_GRID, key=lambda t: chat_handled_right(p, group, t))
-            ceiling = {
-                "threshold": best,
-                "handled_right": round(100 * chat_handled_right(p, group, best) / len(group), 1),
-            }
-        else:
-            right = sum(
-                (q >= threshold) == r["answerable"] and (not r["answerable"] or r["first_holds"])
-                for q, r in zip(p, group, strict=True)
-            )
+            share = round(100 * chat_handled_right(p, group, best) / len(group), 1)
+            out[label]["best_operating_point_here"] = {"threshold": best, "handled_right": share}
+            continue
+        right = sum(
+            (q >= threshold) == r["answerable"] and (not r["answerable"] or r["first_holds"])
+            for q, r in zip(p, group, strict=True)
+        )
         out[label] = {"handled_right": round(100 * right / len(group), 1)}
-        if label == "chat":
-            out[label]["best_operating_point_here"] = ceiling
-        if label not in ("without gold", "chat"):
+        if label != "without gold":
             out[label] |= squad_f1(list(p), group, threshold)
     return out
 
