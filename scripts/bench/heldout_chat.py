@@ -3,7 +3,9 @@
 document would have it, and its 45 questions asked through `brief eval`. Prints each article's line and the
 pooled figures; the reports stay in OUT/ARTICLE/PROFILE for `brief eval --diff`.
 
-    .venv/bin/python scripts/bench/heldout_chat.py --out OUT [--profile quality] [--limit N]
+    .venv/bin/python scripts/bench/heldout_chat.py --out OUT [--profile quality] [--limit N] [--training]
+
+With `--training` it runs the other articles' sets instead, the ones a decision may be chosen on.
 
 An article already indexed in OUT is not indexed again; a finished report is kept (delete it to measure again).
 """
@@ -26,12 +28,13 @@ from workbench.training import held_out  # noqa: E402
 CHAT = ROOT / "benchmarks" / "chat"
 
 
-def articles() -> list[str]:
-    """The held-out articles' file names, by the same split as the answerability model's training."""
+def articles(training: bool = False) -> list[str]:
+    """The held-out articles' file names (or, with `training`, the others), by the same split as the
+    answerability model's training."""
     names = []
     for document in sorted(CHAT.glob("*.txt")):
         title = document.read_text(encoding="utf-8").splitlines()[0].strip()
-        if held_out(title):
+        if held_out(title) != training:
             names.append(document.stem)
     return names
 
@@ -69,10 +72,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="indexes and reports, reused")
     parser.add_argument("--profile", choices=["default", "quality"], default="default")
     parser.add_argument("--limit", type=int, help="a fixed random sample of N questions per article")
+    parser.add_argument("--training", action="store_true", help="the training articles instead (to choose on)")
     args = parser.parse_args()
     header = f"{'article':28} {'n':>4}  handled  answ.ok  refused  hit@1    hit@5    latency median / p95"
     lines, pooled = [header], []
-    for name in articles():
+    for name in articles(args.training):
         report = run(args.out.resolve(), name, args.profile, args.limit)
         (pipeline,) = report["pipelines"].values()
         rows = pipeline["items"]
