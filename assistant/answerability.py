@@ -25,6 +25,7 @@ from assistant.spans import KINDS, missing_kind
 from kernel.text import WH_WORDS, content_terms, content_words, stem, words
 
 MODEL_FILE = "answerability.joblib"
+TRAINER = "scripts/train/train_answerability.py"
 
 
 @dataclass
@@ -139,27 +140,32 @@ FEATURES = (
 )
 
 
-class AnswerabilityModel:
-    """The trained classifier and its threshold (chosen on the training articles), loaded from package data."""
+class LearnedDecision:
+    """A trained classifier over named inputs and its threshold (chosen when it was trained), from package
+    data; refused when it was trained on other inputs than `features`."""
 
-    def __init__(self, bundle: dict):
-        if tuple(bundle["features"]) != tuple(FEATURES):
-            raise ValueError(
-                "the answerability model was trained on other features; run scripts/train/train_answerability.py"
-            )
+    def __init__(self, bundle: dict, features: tuple[str, ...] = FEATURES, trainer: str = TRAINER):
+        if tuple(bundle["features"]) != tuple(features):
+            raise ValueError(f"the model in the package was trained on other features; run {trainer}")
         self.model = bundle["model"]
+        self.features = tuple(features)
         self.threshold = float(bundle["threshold"])
         self.provenance = bundle.get("provenance", {})
 
     def probability(self, values: dict[str, float]) -> float:
-        """P(the question is answered by the candidates)."""
-        row = np.array([[values[name] for name in FEATURES]], dtype=float)
+        """P(the positive class: here, the question is answered by the candidates)."""
+        row = np.array([[values[name] for name in self.features]], dtype=float)
         return float(self.model.predict_proba(row)[0, 1])
 
 
-@functools.cache
-def load_model() -> AnswerabilityModel:
+def packaged(file: str):
+    """A joblib bundle from assistant/data."""
     import joblib
 
-    with resources.as_file(resources.files("assistant") / "data" / MODEL_FILE) as path:
-        return AnswerabilityModel(joblib.load(path))
+    with resources.as_file(resources.files("assistant") / "data" / file) as path:
+        return joblib.load(path)
+
+
+@functools.cache
+def load_model() -> LearnedDecision:
+    return LearnedDecision(packaged(MODEL_FILE))

@@ -25,6 +25,8 @@ from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
 from assistant.reader import confident_short_answer, short_answer
+from assistant.reading_check import features as reading_features
+from assistant.reading_check import load_check
 from assistant.refusal import Decision, RefusalDecision
 from kernel.settings import Settings, load_settings
 
@@ -291,12 +293,26 @@ class Assistant:
             cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
             short = reading.answer if self.settings.grounding.short_answers else None
             answer = self.compose(asked, "", cited, short)
-            answer.confidence = decision.confidence
-            answer.retrieved = decision.ranked
+            if self._withholds(asked, answer, decision):
+                answer = self._refusal(replace(decision, outcome="closest"))
+            else:
+                answer.confidence = decision.confidence
+                answer.retrieved = decision.ranked
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         return answer
+
+    def _withholds(self, asked: Question, answer: Answer, decision: Decision) -> bool:
+        """Whether the reading check (assistant/reading_check.py) judges the model's answer more likely
+        wrong than right, by its threshold; an answer without the decision's inputs is kept."""
+        if not decision.features:
+            return False
+        check = load_check()
+        configured = self.settings.grounding.reading_check_threshold
+        threshold = check.threshold if configured is None else configured
+        cited = [c.score for c in answer.citations]
+        return check.probability(reading_features(asked, answer.short_answer, cited, decision.features)) < threshold
 
     def _whole_limit(self) -> int:
         """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context

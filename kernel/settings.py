@@ -180,6 +180,14 @@ class GroundingSettings(BaseModel):
         description="The chat model reads the retrieved passages and decides (answer or not stated) and picks the "
         "passages and short answer (assistant/model_reader.py); for a larger model (the quality profile).",
     )
+    reading_check_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="With model_reads, withhold the model's answer (showing the closest passages) when the reading "
+        "check's probability that it is right is below this (assistant/reading_check.py); unset: the threshold "
+        "chosen with the check on its training articles; 0 keeps every answer.",
+    )
     read_whole_chars: int = Field(
         6000,
         ge=0,

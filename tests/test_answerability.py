@@ -26,10 +26,10 @@ def test_the_model_ships_as_package_data_with_its_provenance():
 
 
 def test_a_model_trained_on_other_features_is_refused():
-    from assistant.answerability import AnswerabilityModel
+    from assistant.answerability import LearnedDecision
 
     with pytest.raises(ValueError, match="other features"):
-        AnswerabilityModel({"model": None, "features": ["dense_max"], "threshold": 0.5})
+        LearnedDecision({"model": None, "features": ["dense_max"], "threshold": 0.5})
 
 
 def test_decide_answers_at_or_above_the_threshold_and_ask_acts_on_it(assistant):

@@ -60,7 +60,7 @@ def test_the_passages_cited_are_those_that_say_the_short_answer(answer, cited, e
 
 def reader_over_brief(brief_workspace, reply: str, **settings) -> tuple[Assistant, MockModel]:
     model = MockModel(responses=[reply])
-    options = {"model_reads": True, "coverage_k": 3} | settings
+    options = {"model_reads": True, "coverage_k": 3, "reading_check_threshold": 0.0} | settings  # keeps answers
     return Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), **options), chat_model=model), model
 
 
@@ -143,8 +143,9 @@ def test_an_answer_cited_by_the_wrong_number_is_cited_where_the_brief_says_it(br
 def test_the_quality_model_reads_the_whole_brief_and_cites_the_sentence_that_answers(brief_workspace):
     """The real model, shown the whole brief although retrieval keeps 3 sentences, answers from the sentence
     that says it, quoted at its offsets in the file."""
-    settings = load_settings(profile="quality", data_dir=str(brief_workspace / ".brief"), coverage_k=3)
-    answer = Assistant(settings).ask(QUESTION)
+    brief = str(brief_workspace / ".brief")
+    settings = load_settings(profile="quality", data_dir=brief, coverage_k=3, reading_check_threshold=0.0)
+    answer = Assistant(settings).ask(QUESTION)  # the reader alone: its answers are checked in test_reading_check
     assert not answer.refused and "lithium" in answer.answer.lower()
     text = BRIEF.read_text()
     assert any("lithium" in c.quote for c in answer.citations)

@@ -1,0 +1,48 @@
+"""Is the quality reader's answer right? The 1.5B model answers many questions its passages do not answer
+(a chat question that reuses an article's words and asks what it never says), and its own NOT STATED caught
+under half of them on the held-out chat sets. A second classifier, learned from the model's answers on the
+training articles' chat sets (scripts/train/train_reading_check.py), weighs the answerability model's inputs
+together with what the answer looks like: whether its short answer is the kind asked for, how long it is,
+whether it only repeats the question, how well retrieval scored what it cites. Below its threshold the answer
+is withheld and the closest passages are shown instead.
+
+It learns "answered right" against "not answerable": for an answerable question answered wrong, withholding
+the answer or not is wrong either way, so those answers teach it nothing about the choice."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+from assistant.answerability import FEATURES as DECISION_FEATURES
+from assistant.answerability import LearnedDecision, packaged
+from assistant.question import Question
+from assistant.spans import TOKEN, kind_score
+from kernel.text import content_words
+
+MODEL_FILE = "reading_check.joblib"
+TRAINER = "scripts/train/train_reading_check.py"
+ANSWER_FEATURES = ("short_kind_fit", "short_tokens", "short_in_question", "cited_best_score", "cited")
+FEATURES = (*DECISION_FEATURES, *ANSWER_FEATURES)
+
+
+def features(
+    question: Question, short_answer: str, cited_scores: Sequence[float], decided: dict[str, float]
+) -> dict[str, float]:
+    """The check's inputs: the answerability model's (`decided`, from the same retrieval) and the answer's
+    own: its short answer and the retrieval scores of the passages it cites."""
+    tokens = [m.group() for m in TOKEN.finditer(short_answer)]
+    answer_words = set(content_words(short_answer))
+    return decided | {
+        "short_kind_fit": kind_score(tokens, question.answer_type),
+        "short_tokens": math.log1p(len(tokens)),
+        "short_in_question": len(answer_words & set(content_words(question.text))) / max(1, len(answer_words)),
+        "cited_best_score": max(cited_scores, default=0.0),
+        "cited": float(len(cited_scores)),
+    }
+
+
+@functools.cache
+def load_check() -> LearnedDecision:
+    return LearnedDecision(packaged(MODEL_FILE), FEATURES, TRAINER)

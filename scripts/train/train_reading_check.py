@@ -1,0 +1,153 @@
+"""Train the quality profile's reading check (assistant/reading_check.py) and write it into the package
+(assistant/data/reading_check.joblib).
+
+Data: the quality profile's answers to the chat sets of the training articles (benchmarks/chat/, the articles
+`workbench.training.held_out` does not keep apart), as `scripts/bench/heldout_chat.py --training --profile
+quality --out RUNS` leaves them: each article indexed alone under RUNS/ARTICLE/data and its `brief eval` report
+under RUNS/ARTICLE/quality. The held-out articles' sets, the brief's sets and SQuAD Normans/Rhine are never read
+here. For every question the model answered, the same retrieval and answerability inputs are computed again
+over that index, beside the answer's own (its short answer, the scores of what it cites), and labelled by the
+eval: answered right (1) or not answerable (0); an answerable question answered wrong is wrong whether the
+answer is shown or not, so it is left out.
+
+A logistic regression learns the two apart. Its threshold, the probability below which the answer is withheld,
+is chosen by the product's objective (questions handled right, every question of the sets counted: those the
+model refused and those it answered wrong too) on out-of-fold probabilities, grouped by article, so that no
+article is scored by a model that saw it. The curve and the figure without the check are kept with the model.
+
+    .venv/bin/python scripts/bench/heldout_chat.py --training --profile quality --out RUNS
+    .venv/bin/python scripts/train/train_reading_check.py --runs RUNS
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts" / "train"))
+
+from kernel.settings import ConfigError, load_settings  # noqa: E402
+from workbench.training import held_out  # noqa: E402
+
+CHAT = ROOT / "benchmarks" / "chat"
+OUTPUT = ROOT / "assistant" / "data" / "reading_check.joblib"
+FOLDS = 5
+GRID = [round(0.05 * i, 2) for i in range(1, 20)]
+
+
+def model():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=2000))
+
+
+def article_rows(run: Path) -> tuple[str, list[dict]]:
+    """One article's report items, each with the check's inputs when the model answered it."""
+    from assistant.assistant import Assistant
+    from assistant.reading_check import features
+
+    title = (CHAT / f"{run.name}.txt").read_text(encoding="utf-8").splitlines()[0].strip()
+    if held_out(title):
+        raise ValueError(f"{run.name} is a held-out article: the check is trained on the others only")
+    report = json.loads((run / "quality" / "report.json").read_text(encoding="utf-8"))
+    (pipeline,) = report["pipelines"].values()
+    assistant = Assistant(load_settings(data_dir=run / "data", profile="quality"))
+    rows = []
+    for item in pipeline["items"]:
+        row = {"id": item["id"], "answerable": item["answerable"], "refused": item["refused"]}
+        row["right"] = bool(item["answerable"] and not item["refused"] and item["scores"]["correct"])
+        if not item["refused"]:
+            asked = assistant.analyse(item["question"], [{"role": "user", "content": h} for h in item["history"]])
+            decided = assistant.decide(asked).features
+            if decided:  # an overview is answered before the model reads: never checked
+                cited = [c["score"] for c in item["citations"]]
+                row["features"] = features(asked, item["short_answer"] or "", cited, decided)
+        rows.append(row)
+    return title, rows
+
+
+def handled_right(rows: list[dict], withheld: set[str]) -> int:
+    """Questions handled right when the answers to `withheld` are not shown."""
+    return sum((not r["answerable"]) if (r["refused"] or r["id"] in withheld) else r["right"] for r in rows)
+
+
+def out_of_fold(rows: list[dict], groups: list[str]):
+    """Each row's probability from a model fitted on the other articles' rows."""
+    import numpy as np
+    from sklearn.model_selection import GroupKFold
+
+    from assistant.reading_check import FEATURES
+
+    x = np.array([[r["features"][f] for f in FEATURES] for r in rows], dtype=float)
+    y = np.array([int(r["right"]) for r in rows])
+    p = np.zeros(len(rows))
+    for train, test in GroupKFold(FOLDS).split(x, y, groups):
+        p[test] = model().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    return x, y, p
+
+
+def main(argv=None) -> int:
+    import sklearn
+    from train_answerability import write_bundle
+
+    from assistant.reading_check import FEATURES, TRAINER
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, required=True, help="heldout_chat.py --training --profile quality --out")
+    args = parser.parse_args(argv)
+    runs = sorted(p.parent.parent for p in args.runs.glob("*/quality/report.json"))
+    if not runs:
+        print(f"error: no quality reports under {args.runs}/ARTICLE/quality/", file=sys.stderr)
+        return 2
+    everything, learn, groups = [], [], []
+    try:
+        for run in runs:
+            title, rows = article_rows(run)
+            print(f"{run.name}: {len(rows)} questions", file=sys.stderr)
+            everything += rows
+            for r in rows:
+                if "features" in r and (r["right"] or not r["answerable"]):
+                    learn.append(r)
+                    groups.append(title)
+    except (ValueError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    x, y, p = out_of_fold(learn, groups)
+    n = len(everything)
+    curve = []
+    for threshold in GRID:
+        withheld = {r["id"] for r, q in zip(learn, p, strict=True) if q < threshold}
+        curve.append({"threshold": threshold, "handled_right": round(100 * handled_right(everything, withheld) / n, 1)})
+    chosen = max(curve, key=lambda c: (c["handled_right"], -abs(c["threshold"] - 0.5)))
+    provenance = {
+        "runs": "scripts/bench/heldout_chat.py --training --profile quality",
+        "articles": sorted(set(groups)),
+        "questions": n,
+        "rows": {"answered_right": int(y.sum()), "answered_not_answerable": int(len(y) - y.sum())},
+        "model": "logistic regression (C=0.3), standardised inputs",
+        "rule": "the probability below which withholding the answer handles the most questions right, out of fold",
+        "folds": f"{FOLDS}, grouped by article",
+        "handled_right_without_check": round(100 * handled_right(everything, set()) / n, 1),
+        "chosen": chosen,
+        "curve": curve,
+        "sklearn": sklearn.__version__,
+        "python": platform.python_version(),
+        "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    bundle = {"model": model().fit(x, y), "features": list(FEATURES), "threshold": chosen["threshold"]}
+    write_bundle(bundle | {"provenance": provenance}, OUTPUT)
+    print(json.dumps(provenance | {"curve": "(in the .json)"}, indent=2))
+    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes), threshold {chosen['threshold']} ({TRAINER})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

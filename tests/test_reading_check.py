@@ -1,0 +1,74 @@
+"""The quality profile's reading check (assistant/reading_check.py): its inputs, the model in the package, and
+that an answer it judges wrong is withheld with the closest passages shown. The reader is `MockModel` in the
+behaviour test (the check's edge: an answer given either way); the real model's figures are `brief --profile
+quality eval`'s."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+import pytest
+
+from assistant import Assistant, load_settings
+from assistant.question import Question
+from assistant.reading_check import FEATURES, MODEL_FILE, features, load_check
+from tests.conftest import MockModel
+
+
+@pytest.mark.parametrize(
+    ("question", "short", "fit"),
+    [
+        ("how many sectors r there", "markets", 0.0),  # a number asked for, none given
+        ("how many sectors r there", "three", 1.0),
+        ("who wrote the report", "Anthony Shorrocks", 1.0),
+        ("who wrote the report", "the report", 0.0),
+        ("why does it matter", "supply chains", 0.5),  # any kind of answer
+    ],
+)
+def test_the_short_answer_is_judged_by_the_kind_of_answer_asked_for(question, short, fit):
+    assert features(Question.analyse(question), short, [0.5], {})["short_kind_fit"] == fit
+
+
+def test_the_answers_inputs_sit_beside_the_decisions():
+    decided = {"dense_max": 0.61, "follow_up": 1.0}
+    values = features(Question.analyse("who announced the deal"), "the deal", [0.42, 0.7], decided)
+    assert values["dense_max"] == 0.61 and values["follow_up"] == 1.0
+    assert values["short_in_question"] == 1.0  # it only repeats the question
+    assert (values["cited_best_score"], values["cited"]) == (0.7, 2.0)
+    nothing = features(Question.analyse("who announced the deal"), "", [], {})
+    assert (nothing["short_in_question"], nothing["cited_best_score"], nothing["cited"]) == (0.0, 0.0, 0.0)
+
+
+def test_the_check_ships_as_package_data_trained_on_training_articles_only():
+    from workbench.training import held_out
+
+    assert (resources.files("assistant") / "data" / MODEL_FILE).is_file()
+    check = load_check()
+    assert check.features == FEATURES and 0 < check.threshold < 1
+    facts = check.provenance
+    assert facts["articles"] and not any(held_out(a) for a in facts["articles"])
+    assert facts["chosen"]["threshold"] == check.threshold
+    assert facts["chosen"]["handled_right"] == max(c["handled_right"] for c in facts["curve"])
+    assert len(check.model.predict_proba([[0.0] * len(FEATURES)])[0]) == 2
+
+
+@pytest.mark.parametrize(("threshold", "withheld"), [(1.0, True), (0.0, False)])
+def test_an_answer_the_check_judges_wrong_is_withheld_and_the_closest_passages_shown(
+    brief_workspace, threshold, withheld
+):
+    options = {"model_reads": True, "coverage_k": 3, "reading_check_threshold": threshold}
+    model = MockModel(responses=[json.dumps({"answer": "NOT STATED", "sentences": []})])
+    reader = Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), **options), chat_model=model)
+    reader.ask("what battery metal is mentioned")  # to learn the numbering
+    passages = re.findall(r"^\[\d+\] (.*)$", model.prompts[-1][0].content, re.MULTILINE)
+    n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
+    model.responses.append(json.dumps({"answer": "lithium and uranium", "sentences": [n]}))
+    answer = reader.ask("what battery metal is mentioned")
+    assert answer.refused is withheld
+    if withheld:
+        assert answer.mode == "closest" and answer.citations and "do not say this directly" in answer.answer
+        assert all(" ".join(c.quote.split()) in answer.answer for c in answer.citations)
+    else:
+        assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
