@@ -4,16 +4,20 @@
 Data: the quality profile's answers to the chat sets of the training articles (benchmarks/chat/, the articles
 `workbench.training.held_out` does not keep apart), as `scripts/bench/heldout_chat.py --training --profile
 quality --out RUNS` leaves them: each article indexed alone under RUNS/ARTICLE/data and its `brief eval` report
-under RUNS/ARTICLE/quality. The held-out articles' sets, the brief's sets and SQuAD Normans/Rhine are never read
-here. For every question the model answered, the same retrieval and answerability inputs are computed again
-over that index, beside the answer's own (its short answer, the scores of what it cites), and labelled by the
-eval: answered right (1) or not answerable (0); an answerable question answered wrong is wrong whether the
-answer is shown or not, so it is left out.
+under RUNS/ARTICLE/quality. The held-out articles' sets are never read here. For every question the model
+answered, the same retrieval and answerability inputs are computed again over that index, beside the answer's
+own (its short answer, the scores of what it cites), and labelled by the eval: answered right (1) or not
+answerable (0); an answerable question answered wrong is wrong whether the answer is shown or not, so it is
+left out.
 
 A logistic regression learns the two apart. Its threshold, the probability below which the answer is withheld,
-is chosen by the product's objective (questions handled right, every question of the sets counted: those the
-model refused and those it answered wrong too) on out-of-fold probabilities, grouped by article, so that no
-article is scored by a model that saw it. The curve and the figure without the check are kept with the model.
+is chosen by the product's objective, questions handled right (every question counted: those the model refused
+and those it answered wrong too), over two sets pooled: the training articles' questions, scored by
+out-of-fold probabilities grouped by article (no article is scored by a model that saw it), and the dev split
+of questions/brief-users.jsonl, asked here through the quality profile over the brief with the check off (the
+split the answerability model's threshold is chosen on; the chat sets alone chose a threshold that withheld
+right answers about the brief). Its test split, the brief's other sets and SQuAD Normans/Rhine are never read.
+The curve and the figures without the check are kept with the model.
 
     .venv/bin/python scripts/bench/heldout_chat.py --training --profile quality --out RUNS
     .venv/bin/python scripts/train/train_reading_check.py --runs RUNS
@@ -36,6 +40,8 @@ from kernel.settings import ConfigError, load_settings  # noqa: E402
 from workbench.training import held_out  # noqa: E402
 
 CHAT = ROOT / "benchmarks" / "chat"
+SEEDS = ROOT / "seeds"
+DEV_QUESTIONS = ROOT / "questions" / "brief-users.jsonl"  # its "dev" split joins the choice of threshold
 OUTPUT = ROOT / "assistant" / "data" / "reading_check.joblib"
 FOLDS = 5
 GRID = [round(0.05 * i, 2) for i in range(1, 20)]
@@ -49,19 +55,13 @@ def model():
     return make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=2000))
 
 
-def article_rows(run: Path) -> tuple[str, list[dict]]:
-    """One article's report items, each with the check's inputs when the model answered it."""
-    from assistant.assistant import Assistant
+def checked_rows(assistant, items: list[dict]) -> list[dict]:
+    """Report items (`brief eval` rows) as the check sees them: the label and, when the model answered, the
+    check's inputs, computed again over the index the questions were asked of."""
     from assistant.reading_check import features
 
-    title = (CHAT / f"{run.name}.txt").read_text(encoding="utf-8").splitlines()[0].strip()
-    if held_out(title):
-        raise ValueError(f"{run.name} is a held-out article: the check is trained on the others only")
-    report = json.loads((run / "quality" / "report.json").read_text(encoding="utf-8"))
-    (pipeline,) = report["pipelines"].values()
-    assistant = Assistant(load_settings(data_dir=run / "data", profile="quality"))
     rows = []
-    for item in pipeline["items"]:
+    for item in items:
         row = {"id": item["id"], "answerable": item["answerable"], "refused": item["refused"]}
         row["right"] = bool(item["answerable"] and not item["refused"] and item["scores"]["correct"])
         if not item["refused"]:
@@ -71,7 +71,36 @@ def article_rows(run: Path) -> tuple[str, list[dict]]:
                 cited = [c["score"] for c in item["citations"]]
                 row["features"] = features(asked, item["short_answer"] or "", cited, decided)
         rows.append(row)
-    return title, rows
+    return rows
+
+
+def article_rows(run: Path) -> tuple[str, list[dict]]:
+    """One training article's questions, from its quality report."""
+    from assistant.assistant import Assistant
+
+    title = (CHAT / f"{run.name}.txt").read_text(encoding="utf-8").splitlines()[0].strip()
+    if held_out(title):
+        raise ValueError(f"{run.name} is a held-out article: the check is trained on the others only")
+    report = json.loads((run / "quality" / "report.json").read_text(encoding="utf-8"))
+    (pipeline,) = report["pipelines"].values()
+    return title, checked_rows(Assistant(load_settings(data_dir=run / "data", profile="quality")), pipeline["items"])
+
+
+def dev_rows() -> list[dict]:
+    """The dev split of the brief's users' questions, asked through the quality profile over a fresh index of
+    the brief with the check off."""
+    import tempfile
+
+    from assistant.assistant import Assistant
+    from index.pipeline import index_paths
+    from workbench.evaluation import load_questions
+    from workbench.workbench import answer_everything
+
+    with tempfile.TemporaryDirectory(prefix="brief-train-check-") as data_dir:
+        settings = load_settings(data_dir=data_dir, profile="quality", reading_check_threshold=0.0)
+        index_paths([SEEDS], settings, progress=False)
+        dev = [i for i in load_questions(DEV_QUESTIONS) if i.split == "dev"]
+        return checked_rows(Assistant(settings), answer_everything(settings, dev, progress=True))
 
 
 def handled_right(rows: list[dict], withheld: set[str]) -> int:
@@ -92,6 +121,12 @@ def out_of_fold(rows: list[dict], groups: list[str]):
     for train, test in GroupKFold(FOLDS).split(x, y, groups):
         p[test] = model().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
     return x, y, p
+
+
+def probability(fitted, row: dict) -> float:
+    from assistant.reading_check import FEATURES
+
+    return float(fitted.predict_proba([[row["features"][f] for f in FEATURES]])[0, 1])
 
 
 def main(argv=None) -> int:
@@ -121,28 +156,44 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     x, y, p = out_of_fold(learn, groups)
-    n = len(everything)
+    fitted = model().fit(x, y)
+    dev = dev_rows()
+    dev_p = {r["id"]: probability(fitted, r) for r in dev if "features" in r}
     curve = []
     for threshold in GRID:
         withheld = {r["id"] for r, q in zip(learn, p, strict=True) if q < threshold}
-        curve.append({"threshold": threshold, "handled_right": round(100 * handled_right(everything, withheld) / n, 1)})
+        right = handled_right(everything, withheld)
+        dev_right = handled_right(dev, {i for i, q in dev_p.items() if q < threshold})
+        curve.append(
+            {
+                "threshold": threshold,
+                "handled_right": round(100 * (right + dev_right) / (len(everything) + len(dev)), 1),
+                "training_articles": round(100 * right / len(everything), 1),
+                "brief_users_dev": round(100 * dev_right / len(dev), 1),
+            }
+        )
     chosen = max(curve, key=lambda c: (c["handled_right"], -abs(c["threshold"] - 0.5)))
     provenance = {
         "runs": "scripts/bench/heldout_chat.py --training --profile quality",
         "articles": sorted(set(groups)),
-        "questions": n,
+        "questions": len(everything),
         "rows": {"answered_right": int(y.sum()), "answered_not_answerable": int(len(y) - y.sum())},
         "model": "logistic regression (C=0.3), standardised inputs",
-        "rule": "the probability below which withholding the answer handles the most questions right, out of fold",
+        "rule": "the probability below which withholding the answer handles the most questions right: the "
+        "training articles' (out of fold, by article) and the brief's users' dev split's, pooled",
         "folds": f"{FOLDS}, grouped by article",
-        "handled_right_without_check": round(100 * handled_right(everything, set()) / n, 1),
+        "dev": f"{DEV_QUESTIONS.name} (split dev, {len(dev)} questions)",
+        "without_check": {
+            "training_articles": round(100 * handled_right(everything, set()) / len(everything), 1),
+            "brief_users_dev": round(100 * handled_right(dev, set()) / len(dev), 1),
+        },
         "chosen": chosen,
         "curve": curve,
         "sklearn": sklearn.__version__,
         "python": platform.python_version(),
         "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    bundle = {"model": model().fit(x, y), "features": list(FEATURES), "threshold": chosen["threshold"]}
+    bundle = {"model": fitted, "features": list(FEATURES), "threshold": chosen["threshold"]}
     write_bundle(bundle | {"provenance": provenance}, OUTPUT)
     print(json.dumps(provenance | {"curve": "(in the .json)"}, indent=2))
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes), threshold {chosen['threshold']} ({TRAINER})")
