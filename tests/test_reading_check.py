@@ -72,3 +72,24 @@ def test_an_answer_the_check_judges_wrong_is_withheld_and_the_closest_passages_s
         assert all(" ".join(c.quote.split()) in answer.answer for c in answer.citations)
     else:
         assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
+
+
+def test_training_without_runs_or_on_a_held_out_article_is_a_clear_error(tmp_path, capsys):
+    """scripts/train/train_reading_check.py: no reports under --runs, or a held-out article's, exit 2 with one
+    line saying so, and the check in the package is left as it was."""
+    import importlib.util
+
+    from tests.support import ROOT
+
+    spec = importlib.util.spec_from_file_location("train_reading_check", ROOT / "scripts/train/train_reading_check.py")
+    trainer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trainer)
+    shipped = trainer.OUTPUT.read_bytes()
+    assert trainer.main(["--runs", str(tmp_path)]) == 2
+    assert "no quality reports" in capsys.readouterr().err
+    report = tmp_path / "fresno_california" / "quality" / "report.json"
+    report.parent.mkdir(parents=True)
+    report.write_text("{}", encoding="utf-8")
+    assert trainer.main(["--runs", str(tmp_path)]) == 2
+    assert "held-out article" in capsys.readouterr().err
+    assert trainer.OUTPUT.read_bytes() == shipped
