@@ -273,7 +273,8 @@ class Assistant:
         the retrieved passages, in document order either way (so that questions share the prompt's start and
         the prompt cache reads it once), and either cites those that answer, with a short answer, or says they
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
-        only when the passage it cites first supports it, else the cited passages are quoted whole."""
+        only when the passage it cites first supports it, else the cited passages are quoted whole. An answer
+        the reading check judges unlikely to be right is withheld: the closest passages are shown."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -304,8 +305,8 @@ class Assistant:
         return answer
 
     def _withholds(self, asked: Question, answer: Answer, decision: Decision) -> bool:
-        """Whether the reading check (assistant/reading_check.py) judges the model's answer more likely
-        wrong than right, by its threshold; an answer without the decision's inputs is kept."""
+        """Whether the reading check (assistant/reading_check.py) puts the chance that the model's answer is
+        right below its threshold; an answer without the decision's inputs is kept."""
         if not decision.features:
             return False
         check = load_check()
