@@ -14,7 +14,11 @@ import pytest
 from assistant import Assistant, load_settings
 from assistant.question import Question
 from assistant.reading_check import FEATURES, MODEL_FILE, features, load_check
+from kernel.local_models import installed_path
 from tests.conftest import MockModel
+from tests.support import QUESTION
+
+QUALITY_MODEL = "qwen2.5-1.5b"
 
 
 @pytest.mark.parametrize(
@@ -93,3 +97,16 @@ def test_training_without_runs_or_on_a_held_out_article_is_a_clear_error(tmp_pat
     assert trainer.main(["--runs", str(tmp_path)]) == 2
     assert "held-out article" in capsys.readouterr().err
     assert trainer.OUTPUT.read_bytes() == shipped
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_real_model_and_check_keep_a_right_answer_about_the_brief(brief_workspace):
+    """The real parts (embedder, Chroma, the 1.5B model, the shipped check at its threshold): the brief's own
+    question is answered, citing the sentence that names the minerals, not withheld."""
+    answer = Assistant(load_settings(profile="quality", data_dir=str(brief_workspace / ".brief"))).ask(QUESTION)
+    assert not answer.refused and answer.mode != "closest"
+    assert any("lithium" in c.quote for c in answer.citations)
