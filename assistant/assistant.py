@@ -20,7 +20,7 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.model_reader import cited_by_support, in_reading_order, read
+from assistant.model_reader import cited_by_support, confirmed, in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
@@ -306,14 +306,18 @@ class Assistant:
 
     def _withholds(self, asked: Question, answer: Answer, decision: Decision) -> bool:
         """Whether the reading check (assistant/reading_check.py) puts the chance that the model's answer is
-        right below its threshold; an answer without the decision's inputs is kept."""
-        if not decision.features:
+        right below its threshold; an answer without the decision's inputs is kept, and at threshold 0 the
+        model is not asked to confirm."""
+        configured = self.settings.grounding.reading_check_threshold
+        if not decision.features or configured == 0:
             return False
         check = load_check()
-        configured = self.settings.grounding.reading_check_threshold
         threshold = check.threshold if configured is None else configured
+        quotes = [c.quote for c in answer.citations]
+        confirmation = confirmed(self.chat_model, asked, answer.short_answer, quotes)
         cited = [c.score for c in answer.citations]
-        return check.probability(reading_features(asked, answer.short_answer, cited, decision.features)) < threshold
+        inputs = reading_features(asked, answer.short_answer, cited, decision.features, confirmation)
+        return check.probability(inputs) < threshold
 
     def _whole_limit(self) -> int:
         """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context

@@ -145,6 +145,8 @@ class LocalGGUFChat(BaseChatModel):
             body["stop"] = stop
         if "response_format" in kwargs:  # e.g. a JSON schema the reply must follow (llama.cpp's grammar)
             body["response_format"] = kwargs["response_format"]
+        if kwargs.get("logprobs"):  # the likeliest next tokens and their log-probabilities, as OpenAI's API
+            body |= {"logprobs": True, "top_logprobs": kwargs.get("top_logprobs", 1)}
         return body
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
@@ -156,7 +158,10 @@ class LocalGGUFChat(BaseChatModel):
         self._last_timings = result.get("timings") or {}
         text = result["choices"][0]["message"].get("content") or ""
         usage = result.get("usage", {})
-        message = AIMessage(content=text, response_metadata={"completion_tokens": usage.get("completion_tokens", 0)})
+        metadata = {"completion_tokens": usage.get("completion_tokens", 0)}
+        if logprobs := result["choices"][0].get("logprobs"):
+            metadata["logprobs"] = logprobs  # the shape langchain-openai's ChatOpenAI gives
+        message = AIMessage(content=text, response_metadata=metadata)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:

@@ -9,6 +9,7 @@ question shares one prompt prefix and llama.cpp's prompt cache reads the documen
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from assistant.answers import Evidence
@@ -105,3 +106,30 @@ def read(chat_model, question: Question, passages: list[Evidence]) -> Reading:
         messages(question, passages), max_tokens=REPLY_TOKENS, response_format=reply_schema(len(passages))
     )
     return parse(reply.content if isinstance(reply.content, str) else "", len(passages))
+
+
+def confirmed(chat_model, question: Question, short_answer: str, quotes: list[str]) -> float:
+    """The chance the model gives that the quoted passages state `short_answer` to the question (or, with
+    no short answer, answer it): its probability of "yes" against "no" as the first word of a new, short
+    prompt that shows only what the answer cites. Asked apart from the reading, the model rejects many answers
+    the reading talked itself into (docs/measurements.md, "The model asked to confirm"). From the reply's text,
+    1 or 0, when the model reports no probabilities."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    earlier = render("confirm_earlier", earlier=question.earlier[-1]) + "\n" if question.earlier else ""
+    values = {"quotes": " ".join(quotes), "earlier": earlier, "question": question.text}
+    ask = render("confirm", answer=short_answer, **values) if short_answer else render("confirm_passage", **values)
+    reply = chat_model.invoke(
+        [SystemMessage(render("confirm_system")), HumanMessage(ask)], max_tokens=1, logprobs=True, top_logprobs=10
+    )
+    yes = no = 0.0
+    first = ((reply.response_metadata.get("logprobs") or {}).get("content") or [{}])[0]
+    for candidate in first.get("top_logprobs", []):
+        word = candidate.get("token", "").strip().lower()
+        if word in ("yes", "no"):
+            p = math.exp(candidate.get("logprob", -math.inf))
+            yes, no = (yes + p, no) if word == "yes" else (yes, no + p)
+    if yes + no == 0:
+        text = reply.content.strip().lower() if isinstance(reply.content, str) else ""
+        return 1.0 if text.startswith("yes") else 0.0
+    return yes / (yes + no)

@@ -3,8 +3,9 @@
 under half of them on the held-out chat sets. A second classifier, learned from the model's answers on the
 training articles' chat sets (scripts/train/train_reading_check.py), weighs the answerability model's inputs
 together with what the answer looks like: whether its short answer is the kind asked for, how long it is,
-whether it only repeats the question, how well retrieval scored what it cites. Below its threshold the answer
-is withheld and the closest passages are shown instead.
+whether it only repeats the question, how well retrieval scored what it cites, and the model's own yes to
+"does this passage state this answer?" asked apart from the reading (`model_reader.confirmed`). Below its
+threshold the answer is withheld and the closest passages are shown instead.
 
 It learns "answered right" against "not answerable": for an answerable question answered wrong, withholding
 the answer or not is wrong either way, so those answers teach it nothing about the choice."""
@@ -23,15 +24,26 @@ from kernel.text import content_words
 
 MODEL_FILE = "reading_check.joblib"
 TRAINER = "scripts/train/train_reading_check.py"
-ANSWER_FEATURES = ("short_kind_fit", "short_tokens", "short_in_question", "cited_best_score", "cited")
+ANSWER_FEATURES = (
+    "short_kind_fit",
+    "short_tokens",
+    "short_in_question",
+    "cited_best_score",
+    "cited",
+    "model_confirms",
+)
 FEATURES = (*DECISION_FEATURES, *ANSWER_FEATURES)
 
 
 def features(
-    question: Question, short_answer: str, cited_scores: Sequence[float], decided: dict[str, float]
+    question: Question,
+    short_answer: str,
+    cited_scores: Sequence[float],
+    decided: dict[str, float],
+    confirmation: float,
 ) -> dict[str, float]:
     """The check's inputs: the answerability model's (`decided`, from the same retrieval) and the answer's
-    own: its short answer and the retrieval scores of the passages it cites."""
+    own: its short answer, the retrieval scores of the passages it cites and the model's `confirmation`."""
     tokens = [m.group() for m in TOKEN.finditer(short_answer)]
     answer_words = set(content_words(short_answer))
     return decided | {
@@ -40,6 +52,7 @@ def features(
         "short_in_question": len(answer_words & set(content_words(question.text))) / max(1, len(answer_words)),
         "cited_best_score": max(cited_scores, default=0.0),
         "cited": float(len(cited_scores)),
+        "model_confirms": confirmation,
     }
 
 

@@ -115,3 +115,21 @@ def test_unreachable_ollama_endpoint_is_a_model_error(data_dir):
     assert isinstance(assistant.chat_model, ChatOllama)
     with pytest.raises(ModelError, match="cannot be reached"):
         assistant.ask(MODEL_QUESTION)
+
+
+@pytest.mark.slow  # llama.cpp's server in a child process
+def test_both_backends_report_the_probabilities_a_confirmation_is_read_from(llama_server, data_dir):
+    """The reading check's confirmation (`model_reader.confirmed`) reads the first token's log-probabilities:
+    llama.cpp in process and the OpenAI-compatible endpoint both give them, so it is a chance strictly between
+    0 and 1 (the reply's text alone would give 0 or 1)."""
+    from assistant import Assistant, load_settings
+    from assistant.model_reader import confirmed
+    from assistant.question import Question
+
+    remote = load_settings(
+        data_dir=str(data_dir), llm_backend="openai", llm_base_url=llama_server, llm_model_name="smollm2"
+    )
+    asked = Question.analyse("what minerals does mali have")
+    quotes = ["The country holds reserves of critical minerals like lithium and uranium."]
+    for settings in (load_settings(data_dir=str(data_dir)), remote):
+        assert 0 < confirmed(Assistant(settings).chat_model, asked, "lithium and uranium", quotes) < 1

@@ -6,12 +6,17 @@ quality eval`'s."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from importlib import resources
 
 import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from assistant import Assistant, load_settings
+from assistant.answers import Turn
+from assistant.model_reader import confirmed
 from assistant.question import Question
 from assistant.reading_check import FEATURES, MODEL_FILE, features, load_check
 from kernel.local_models import installed_path
@@ -32,16 +37,16 @@ QUALITY_MODEL = "qwen2.5-1.5b"
     ],
 )
 def test_the_short_answer_is_judged_by_the_kind_of_answer_asked_for(question, short, fit):
-    assert features(Question.analyse(question), short, [0.5], {})["short_kind_fit"] == fit
+    assert features(Question.analyse(question), short, [0.5], {}, 0.5)["short_kind_fit"] == fit
 
 
 def test_the_answers_inputs_sit_beside_the_decisions():
     decided = {"dense_max": 0.61, "follow_up": 1.0}
-    values = features(Question.analyse("who announced the deal"), "the deal", [0.42, 0.7], decided)
+    values = features(Question.analyse("who announced the deal"), "the deal", [0.42, 0.7], decided, 0.25)
     assert values["dense_max"] == 0.61 and values["follow_up"] == 1.0
     assert values["short_in_question"] == 1.0  # it only repeats the question
-    assert (values["cited_best_score"], values["cited"]) == (0.7, 2.0)
-    nothing = features(Question.analyse("who announced the deal"), "", [], {})
+    assert (values["cited_best_score"], values["cited"], values["model_confirms"]) == (0.7, 2.0, 0.25)
+    nothing = features(Question.analyse("who announced the deal"), "", [], {}, 0.0)
     assert (nothing["short_in_question"], nothing["cited_best_score"], nothing["cited"]) == (0.0, 0.0, 0.0)
 
 
@@ -110,3 +115,58 @@ def test_the_real_model_and_check_keep_a_right_answer_about_the_brief(brief_work
     answer = Assistant(load_settings(profile="quality", data_dir=str(brief_workspace / ".brief"))).ask(QUESTION)
     assert not answer.refused and answer.mode != "closest"
     assert any("lithium" in c.quote for c in answer.citations)
+
+
+class ReportingModel(MockModel):
+    """`MockModel` whose replies carry OpenAI-shaped log-probabilities of the first token's candidates."""
+
+    candidates: list[tuple[str, float]] = []
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        top = [{"token": token, "logprob": math.log(p)} for token, p in self.candidates]
+        metadata = {"logprobs": {"content": [{"token": top[0]["token"], "top_logprobs": top}]}} if top else {}
+        message = AIMessage(content=self._next(messages), response_metadata=metadata)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def test_the_confirmation_is_the_chance_of_yes_against_no_in_a_prompt_of_what_is_cited():
+    model = ReportingModel(responses=["Yes"], candidates=[(" Yes", 0.6), ("No", 0.2), ("Maybe", 0.1)])
+    turns = [Turn(role="user", content="what minerals does mali have"), Turn(role="assistant", content="Gold.")]
+    asked = Question.analyse("what are they used for", turns)
+    assert confirmed(model, asked, "defense", ["Minerals are used in defense.", "And in technology."]) == pytest.approx(
+        0.75
+    )
+    system, ask = model.prompts[-1]
+    assert "yes or no" in system.content
+    assert "Minerals are used in defense. And in technology." in ask.content and "defense" in ask.content
+    assert "Earlier question: what minerals does mali have" in ask.content
+
+
+@pytest.mark.parametrize(("reply", "chance"), [("Yes.", 1.0), ("no", 0.0), ("", 0.0)])
+def test_without_probabilities_the_reply_text_confirms_or_not(reply, chance):
+    """A backend that reports no log-probabilities: the reply's first word decides, an empty reply does not."""
+    model = MockModel(responses=[reply])
+    assert confirmed(model, Question.analyse("who announced it"), "", ["The Bureau announced it."]) == chance
+    assert "Proposed answer" not in model.prompts[-1][1].content  # nothing proposed: does it answer at all?
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_real_model_confirms_a_right_answer_more_than_an_answer_to_an_unasked_question():
+    """The 1.5B model in llama.cpp reports its probabilities: the sentence that names the minerals confirms
+    them as the answer to "what minerals" more than the brief's first sentence confirms "United States" as
+    the capital of Mali (0.41 against 0.12 when written)."""
+    from assistant.llm import make_chat_model
+    from tests.support import BRIEF
+
+    sentences = BRIEF.read_text(encoding="utf-8").split(". ")
+    minerals = next(s for s in sentences if "lithium and uranium" in s)
+    first = next(s for s in sentences if "military-led government" in s)
+    model = make_chat_model(load_settings(profile="quality").model)
+    right = confirmed(model, Question.analyse("what minerals does mali have"), "lithium and uranium", [minerals])
+    wrong = confirmed(model, Question.analyse("what is the capital of mali"), "United States", [first])
+    assert 0 < wrong < right < 1
+    assert right - wrong > 0.1

@@ -6,7 +6,8 @@ Data: the quality profile's answers to the chat sets of the training articles (b
 quality --out RUNS` leaves them: each article indexed alone under RUNS/ARTICLE/data and its `brief eval` report
 under RUNS/ARTICLE/quality. The held-out articles' sets are never read here. For every question the model
 answered, the same retrieval and answerability inputs are computed again over that index, beside the answer's
-own (its short answer, the scores of what it cites), and labelled by the eval: answered right (1) or not
+own (its short answer, the scores of what it cites, the model's confirmation of it: the model is asked
+again), and labelled by the eval: answered right (1) or not
 answerable (0); an answerable question answered wrong is wrong whether the answer is shown or not, so it is
 left out.
 
@@ -58,6 +59,7 @@ def model():
 def checked_rows(assistant, items: list[dict]) -> list[dict]:
     """Report items (`brief eval` rows) as the check sees them: the label and, when the model answered, the
     check's inputs, computed again over the index the questions were asked of."""
+    from assistant.model_reader import confirmed
     from assistant.reading_check import features
 
     rows = []
@@ -68,14 +70,17 @@ def checked_rows(assistant, items: list[dict]) -> list[dict]:
             asked = assistant.analyse(item["question"], [{"role": "user", "content": h} for h in item["history"]])
             decided = assistant.decide(asked).features
             if decided:  # an overview is answered before the model reads: never checked
+                short, quotes = item["short_answer"] or "", [c["quote"] for c in item["citations"]]
+                confirmation = confirmed(assistant.chat_model, asked, short, quotes)
                 cited = [c["score"] for c in item["citations"]]
-                row["features"] = features(asked, item["short_answer"] or "", cited, decided)
+                row["features"] = features(asked, short, cited, decided, confirmation)
         rows.append(row)
     return rows
 
 
-def article_rows(run: Path) -> tuple[str, list[dict]]:
-    """One training article's questions, from its quality report."""
+def article_rows(run: Path, chat_model=None) -> tuple[str, list[dict], object]:
+    """One training article's questions, from its quality report, and the chat model that confirmed its
+    answers (to pass on: the model is loaded once)."""
     from assistant.assistant import Assistant
 
     title = (CHAT / f"{run.name}.txt").read_text(encoding="utf-8").splitlines()[0].strip()
@@ -83,10 +88,11 @@ def article_rows(run: Path) -> tuple[str, list[dict]]:
         raise ValueError(f"{run.name} is a held-out article: the check is trained on the others only")
     report = json.loads((run / "quality" / "report.json").read_text(encoding="utf-8"))
     (pipeline,) = report["pipelines"].values()
-    return title, checked_rows(Assistant(load_settings(data_dir=run / "data", profile="quality")), pipeline["items"])
+    assistant = Assistant(load_settings(data_dir=run / "data", profile="quality"), chat_model=chat_model)
+    return title, checked_rows(assistant, pipeline["items"]), assistant.chat_model
 
 
-def dev_rows() -> list[dict]:
+def dev_rows(chat_model=None) -> list[dict]:
     """The dev split of the brief's users' questions, asked through the quality profile over a fresh index of
     the brief with the check off."""
     import tempfile
@@ -100,7 +106,7 @@ def dev_rows() -> list[dict]:
         settings = load_settings(data_dir=data_dir, profile="quality", reading_check_threshold=0.0)
         index_paths([SEEDS], settings, progress=False)
         dev = [i for i in load_questions(DEV_QUESTIONS) if i.split == "dev"]
-        return checked_rows(Assistant(settings), answer_everything(settings, dev, progress=True))
+        return checked_rows(Assistant(settings, chat_model=chat_model), answer_everything(settings, dev, progress=True))
 
 
 def handled_right(rows: list[dict], withheld: set[str]) -> int:
@@ -142,10 +148,10 @@ def main(argv=None) -> int:
     if not runs:
         print(f"error: no quality reports under {args.runs}/ARTICLE/quality/", file=sys.stderr)
         return 2
-    everything, learn, groups = [], [], []
+    everything, learn, groups, chat_model = [], [], [], None
     try:
         for run in runs:
-            title, rows = article_rows(run)
+            title, rows, chat_model = article_rows(run, chat_model)
             print(f"{run.name}: {len(rows)} questions", file=sys.stderr)
             everything += rows
             for r in rows:
@@ -157,7 +163,7 @@ def main(argv=None) -> int:
         return 2
     x, y, p = out_of_fold(learn, groups)
     fitted = model().fit(x, y)
-    dev = dev_rows()
+    dev = dev_rows(chat_model)
     dev_p = {r["id"]: probability(fitted, r) for r in dev if "features" in r}
     curve = []
     for threshold in GRID:
