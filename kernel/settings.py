@@ -186,7 +186,8 @@ class GroundingSettings(BaseModel):
         le=1,
         description="With model_reads, withhold the model's answer (showing the closest passages) when the reading "
         "check's probability that it is right is below this (assistant/reading_check.py); unset: the threshold "
-        "chosen with the check (its training articles and brief-users dev); 0 keeps every answer.",
+        "chosen with the check (its training articles and brief-users dev); 0 keeps every answer and does not ask the "
+        "model to confirm it.",
     )
     read_whole_chars: int = Field(
         6000,
