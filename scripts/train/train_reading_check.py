@@ -6,10 +6,9 @@ Data: the quality profile's answers to the chat sets of the training articles (b
 quality --out RUNS` leaves them: each article indexed alone under RUNS/ARTICLE/data and its `brief eval` report
 under RUNS/ARTICLE/quality. The held-out articles' sets are never read here. For every question the model
 answered, the same retrieval and answerability inputs are computed again over that index, beside the answer's
-own (its short answer, the scores of what it cites, the model's confirmation of it: the model is asked
-again), and labelled by the eval: answered right (1) or not
-answerable (0); an answerable question answered wrong is wrong whether the answer is shown or not, so it is
-left out.
+own (its short answer, the scores of what it cites, and the model's confirmation of it, asked again here), and
+labelled by the eval: answered right (1) or not answerable (0); an answerable question answered wrong is wrong
+whether the answer is shown or not, so it is left out.
 
 A logistic regression learns the two apart. Its threshold, the probability below which the answer is withheld,
 is chosen by the product's objective, questions handled right (every question counted: those the model refused
