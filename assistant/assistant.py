@@ -20,13 +20,12 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.model_reader import cited_by_support, confirmed, in_reading_order, read
+from assistant.model_reader import cited_by_support, in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
 from assistant.reader import confident_short_answer, short_answer
-from assistant.reading_check import features as reading_features
-from assistant.reading_check import load_check
+from assistant.reading_check import answer_inputs, load_check
 from assistant.refusal import Decision, RefusalDecision
 from kernel.settings import Settings, load_settings
 
@@ -313,10 +312,8 @@ class Assistant:
             return False
         check = load_check()
         threshold = check.threshold if configured is None else configured
-        quotes = [c.quote for c in answer.citations]
-        confirmation = confirmed(self.chat_model, asked, answer.short_answer, quotes)
-        cited = [c.score for c in answer.citations]
-        inputs = reading_features(asked, answer.short_answer, cited, decision.features, confirmation)
+        quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
+        inputs = answer_inputs(self.chat_model, asked, answer.short_answer, quotes, scores, decision.features)
         return check.probability(inputs) < threshold
 
     def _whole_limit(self) -> int:

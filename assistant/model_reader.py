@@ -122,14 +122,13 @@ def confirmed(chat_model, question: Question, short_answer: str, quotes: list[st
     reply = chat_model.invoke(
         [SystemMessage(render("confirm_system")), HumanMessage(ask)], max_tokens=1, logprobs=True, top_logprobs=10
     )
-    yes = no = 0.0
+    mass = {"yes": 0.0, "no": 0.0}
     first = ((reply.response_metadata.get("logprobs") or {}).get("content") or [{}])[0]
     for candidate in first.get("top_logprobs", []):
         word = candidate.get("token", "").strip().lower()
-        if word in ("yes", "no"):
-            p = math.exp(candidate.get("logprob", -math.inf))
-            yes, no = (yes + p, no) if word == "yes" else (yes, no + p)
-    if yes + no == 0:
+        if word in mass:
+            mass[word] += math.exp(candidate.get("logprob", -math.inf))
+    if not any(mass.values()):
         text = reply.content.strip().lower() if isinstance(reply.content, str) else ""
         return 1.0 if text.startswith("yes") else 0.0
-    return yes / (yes + no)
+    return mass["yes"] / (mass["yes"] + mass["no"])

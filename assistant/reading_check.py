@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from assistant.answerability import FEATURES as DECISION_FEATURES
 from assistant.answerability import LearnedDecision, packaged
+from assistant.model_reader import confirmed
 from assistant.question import Question
 from assistant.spans import TOKEN, kind_score
 from kernel.text import content_words
@@ -54,6 +55,20 @@ def features(
         "cited": float(len(cited_scores)),
         "model_confirms": confirmation,
     }
+
+
+def answer_inputs(
+    chat_model,
+    question: Question,
+    short_answer: str,
+    quotes: Sequence[str],
+    cited_scores: Sequence[float],
+    decided: dict[str, float],
+) -> dict[str, float]:
+    """The check's inputs for one answer, the model asked to confirm it: one function when answering and when
+    training, so the check is trained on what it is given."""
+    confirmation = confirmed(chat_model, question, short_answer, list(quotes))
+    return features(question, short_answer, cited_scores, decided, confirmation)
 
 
 @functools.cache

@@ -58,8 +58,7 @@ def model():
 def checked_rows(assistant, items: list[dict]) -> list[dict]:
     """Report items (`brief eval` rows) as the check sees them: the label and, when the model answered, the
     check's inputs, computed again over the index the questions were asked of."""
-    from assistant.model_reader import confirmed
-    from assistant.reading_check import features
+    from assistant.reading_check import answer_inputs
 
     rows = []
     for item in items:
@@ -69,10 +68,9 @@ def checked_rows(assistant, items: list[dict]) -> list[dict]:
             asked = assistant.analyse(item["question"], [{"role": "user", "content": h} for h in item["history"]])
             decided = assistant.decide(asked).features
             if decided:  # an overview is answered before the model reads: never checked
-                short, quotes = item["short_answer"] or "", [c["quote"] for c in item["citations"]]
-                confirmation = confirmed(assistant.chat_model, asked, short, quotes)
-                cited = [c["score"] for c in item["citations"]]
-                row["features"] = features(asked, short, cited, decided, confirmation)
+                quotes, scores = [c["quote"] for c in item["citations"]], [c["score"] for c in item["citations"]]
+                short = item["short_answer"] or ""
+                row["features"] = answer_inputs(assistant.chat_model, asked, short, quotes, scores, decided)
         rows.append(row)
     return rows
 
