@@ -272,8 +272,9 @@ class Assistant:
         the retrieved passages, in document order either way (so that questions share the prompt's start and
         the prompt cache reads it once), and either cites those that answer, with a short answer, or says they
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
-        only when the passage it cites first supports it, else the cited passages are quoted whole. An answer
-        the reading check judges unlikely to be right is withheld: the closest passages are shown."""
+        only when the passage it cites first supports it, else the cited passages are quoted whole. The reading
+        check keeps that answer or retrieval's top passage, whichever it judges likelier right; when neither is
+        likely enough, the answer is withheld and the closest passages are shown."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -285,36 +286,56 @@ class Assistant:
         passages = self.retriever.whole(self._whole_limit(), candidates) or in_reading_order(candidates)
         reading = read(self.chat_model, asked, passages)
         timings = Timings(retrieve_s=round(retrieved_at - started, 4))
-        if not reading.stated:
-            related = bool(candidates) and max(e.score for e in candidates) >= self.settings.grounding.min_relevance
-            answer = self._refusal(replace(decision, outcome="closest" if related else "nothing"))
-        else:
+        answer = None
+        if reading.stated:
             cited = [passages[i] for i in cited_by_support(reading, [p.chunk.text for p in passages])]
             cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
             short = reading.answer if self.settings.grounding.short_answers else None
             answer = self.compose(asked, "", cited, short)
-            if self._withholds(asked, answer, decision):
-                answer = self._refusal(replace(decision, outcome="closest"))
-            else:
-                answer.confidence = decision.confidence
-                answer.retrieved = decision.ranked
+        checked = self._checked(asked, answer, decision)
+        if checked is not None:
+            answer = checked
+            answer.confidence = decision.confidence
+            answer.retrieved = decision.ranked
+        else:
+            related = bool(candidates) and max(e.score for e in candidates) >= self.settings.grounding.min_relevance
+            unsure = answer is not None or related
+            answer = self._refusal(replace(decision, outcome="closest" if unsure else "nothing"))
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
         return answer
 
-    def _withholds(self, asked: Question, answer: Answer, decision: Decision) -> bool:
-        """Whether the reading check (assistant/reading_check.py) puts the chance that the model's answer is
-        right below its threshold; an answer without the decision's inputs is kept, and at threshold 0 the
-        model is not asked to confirm."""
+    def top_passage_answer(self, asked: Question, decision: Decision, cited: set[tuple[str, int]]) -> Answer | None:
+        """Retrieval's top passage quoted whole, as the other answer the reading check weighs; None when the
+        model's answer already cites it (`cited`: source and start of what it cites) or nothing was found."""
+        if not decision.ranked or (decision.ranked[0].chunk.source, decision.ranked[0].chunk.start) in cited:
+            return None
+        return self.compose(asked, "", decision.ranked[:1])
+
+    def _checked(self, asked: Question, answer: Answer | None, decision: Decision) -> Answer | None:
+        """The answer the reading check (assistant/reading_check.py) keeps: of the model's answer and
+        retrieval's top passage (when the answer does not cite it), the one it judges likelier right, unless
+        that chance is below its threshold (None: withheld). Without the decision's inputs, or at threshold 0,
+        the model's answer stands unchecked and the model is not asked to confirm."""
         configured = self.settings.grounding.reading_check_threshold
         if not decision.features or configured == 0:
-            return False
+            return answer
         check = load_check()
         threshold = check.threshold if configured is None else configured
-        quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
-        inputs = answer_inputs(self.chat_model, asked, answer.short_answer, quotes, scores, decision.features)
-        return check.probability(inputs) < threshold
+        cited = {(c.source, c.start) for c in answer.citations} if answer is not None else set()
+        choices = [(answer, False), (self.top_passage_answer(asked, decision, cited), True)]
+        best, chance = None, -1.0
+        for choice, top_passage in choices:
+            if choice is None:
+                continue
+            quotes, scores = [c.quote for c in choice.citations], [c.score for c in choice.citations]
+            inputs = answer_inputs(
+                self.chat_model, asked, choice.short_answer, quotes, scores, decision.features, top_passage
+            )
+            if (p := check.probability(inputs)) > chance:
+                best, chance = choice, p
+        return best if chance >= threshold else None
 
     def _whole_limit(self) -> int:
         """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context

@@ -4,8 +4,11 @@ under half of them on the held-out chat sets. A second classifier, learned from 
 training articles' chat sets (scripts/train/train_reading_check.py), weighs the answerability model's inputs
 together with what the answer looks like: whether its short answer is the kind asked for, how long it is,
 whether it only repeats the question, how well retrieval scored what it cites, and the model's own yes to
-"does this passage state this answer?" asked apart from the reading (`model_reader.confirmed`). Below its
-threshold the answer is withheld and the closest passages are shown instead.
+"does this passage state this answer?" asked apart from the reading (`model_reader.confirmed`). The model
+often cites the wrong passage while retrieval ranked the right one first, so retrieval's top passage, when the
+answer does not cite it, is weighed too, as an answer of its own (quoted whole, confirmed as a passage, marked
+`top_passage`): the check keeps whichever of the two it puts higher. Below its threshold the answer is
+withheld and the closest passages are shown instead.
 
 It learns "answered right" against "not answerable": for an answerable question answered wrong, withholding
 the answer or not is wrong either way, so those answers teach it nothing about the choice."""
@@ -32,6 +35,7 @@ ANSWER_FEATURES = (
     "cited_best_score",
     "cited",
     "model_confirms",
+    "top_passage",
 )
 FEATURES = (*DECISION_FEATURES, *ANSWER_FEATURES)
 
@@ -42,9 +46,11 @@ def features(
     cited_scores: Sequence[float],
     decided: dict[str, float],
     confirmation: float,
+    top_passage: bool = False,
 ) -> dict[str, float]:
     """The check's inputs: the answerability model's (`decided`, from the same retrieval) and the answer's
-    own: its short answer, the retrieval scores of the passages it cites and the model's `confirmation`."""
+    own: its short answer, the retrieval scores of the passages it cites, the model's `confirmation` and
+    whether it is retrieval's top passage rather than the model's answer."""
     tokens = [m.group() for m in TOKEN.finditer(short_answer)]
     answer_words = set(content_words(short_answer))
     return decided | {
@@ -54,6 +60,7 @@ def features(
         "cited_best_score": max(cited_scores, default=0.0),
         "cited": float(len(cited_scores)),
         "model_confirms": confirmation,
+        "top_passage": float(top_passage),
     }
 
 
@@ -64,11 +71,14 @@ def answer_inputs(
     quotes: Sequence[str],
     cited_scores: Sequence[float],
     decided: dict[str, float],
+    top_passage: bool = False,
 ) -> dict[str, float]:
     """The check's inputs for one answer, the model asked to confirm it: one function when answering and when
-    training, so the check is trained on what it is given."""
+    training, so the check is trained on what it is given. Retrieval's top passage has no short answer of the
+    model's: it is confirmed as a passage that answers the question."""
+    short_answer = "" if top_passage else short_answer
     confirmation = confirmed(chat_model, question, short_answer, list(quotes))
-    return features(question, short_answer, cited_scores, decided, confirmation)
+    return features(question, short_answer, cited_scores, decided, confirmation, top_passage)
 
 
 @functools.cache

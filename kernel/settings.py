@@ -184,10 +184,11 @@ class GroundingSettings(BaseModel):
         None,
         ge=0,
         le=1,
-        description="With model_reads, withhold the model's answer (showing the closest passages) when the reading "
-        "check's probability that it is right is below this (assistant/reading_check.py); unset: the threshold "
-        "chosen with the check (its training articles and brief-users dev); 0 keeps every answer and does not ask the "
-        "model to confirm it.",
+        description="With model_reads, the reading check (assistant/reading_check.py) keeps the model's answer or "
+        "retrieval's top passage, whichever it judges likelier right, and withholds it (showing the closest passages) "
+        "when that probability is below this; unset: the threshold chosen with the check (its training articles and "
+        "brief-users dev); 0 keeps the model's answer unchecked: the model is not asked to confirm it and the top "
+        "passage is not weighed.",
     )
     read_whole_chars: int = Field(
         6000,

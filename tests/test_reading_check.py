@@ -70,8 +70,8 @@ def test_an_answer_the_check_judges_wrong_is_withheld_and_the_closest_passages_s
     options = {"model_reads": True, "coverage_k": 3, "reading_check_threshold": threshold}
     model = MockModel(responses=[json.dumps({"answer": "NOT STATED", "sentences": []})])
     reader = Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), **options), chat_model=model)
-    reader.ask("what battery metal is mentioned")  # to learn the numbering
-    passages = re.findall(r"^\[\d+\] (.*)$", model.prompts[-1][0].content, re.MULTILINE)
+    reader.ask("what battery metal is mentioned")  # to learn the numbering: the reading is the first prompt
+    passages = re.findall(r"^\[\d+\] (.*)$", model.prompts[0][0].content, re.MULTILINE)
     n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
     model.responses.append(json.dumps({"answer": "lithium and uranium", "sentences": [n]}))
     answer = reader.ask("what battery metal is mentioned")
@@ -83,9 +83,53 @@ def test_an_answer_the_check_judges_wrong_is_withheld_and_the_closest_passages_s
         assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
 
 
-def test_training_without_runs_or_on_a_held_out_article_is_a_clear_error(tmp_path, capsys):
-    """scripts/train/train_reading_check.py: no reports under --runs, or a held-out article's, exit 2 with one
-    line saying so, and the check in the package is left as it was."""
+class JudgesBySource:
+    """A check that judges an answer only by where it comes from (the model's reading or retrieval's top
+    passage): for the edge of which of the two is kept, whatever the model confirms."""
+
+    threshold = 0.5
+
+    def __init__(self, answer: float, top_passage: float):
+        self.chances = (answer, top_passage)
+
+    def probability(self, inputs: dict[str, float]) -> float:
+        return self.chances[int(inputs["top_passage"])]
+
+
+@pytest.mark.parametrize(
+    ("reading", "answer", "top_passage", "kept"),
+    [
+        ("first", 0.6, 0.9, "top"),
+        ("first", 0.6, 0.3, "first"),
+        ("first", 0.3, 0.4, None),
+        ("not stated", 0.0, 0.9, "top"),
+        ("not stated", 0.0, 0.3, None),
+    ],
+)
+def test_the_check_keeps_the_likelier_of_the_models_answer_and_retrievals_top_passage(
+    brief_workspace, monkeypatch, reading, answer, top_passage, kept
+):
+    monkeypatch.setattr("assistant.assistant.load_check", lambda: JudgesBySource(answer, top_passage))
+    question = "what battery metal is mentioned"
+    model = MockModel(responses=[json.dumps({"answer": "NOT STATED", "sentences": []})])
+    reader = Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), model_reads=True), chat_model=model)
+    reader.ask(question)  # to learn the numbering: the reading is the first prompt
+    passages = re.findall(r"^\[\d+\] (.*)$", model.prompts[0][0].content, re.MULTILINE)
+    top = reader.decide(reader.analyse(question)).ranked[0].quote
+    assert passages[0] != " ".join(top.split())  # the model's answer below cites another passage than the top
+    cites = {"answer": "Mali", "sentences": [1]} if reading == "first" else {"answer": "NOT STATED", "sentences": []}
+    model.responses = [json.dumps(cites)]
+    given = reader.ask(question)
+    quoted = [" ".join(c.quote.split()) for c in given.citations]
+    if kept is None:
+        assert given.refused and given.mode == "closest"
+    elif kept == "top":
+        assert not given.refused and quoted == [" ".join(top.split())] and top.split()[0] in given.answer
+    else:
+        assert not given.refused and quoted == [passages[0]]
+
+
+def load_trainer():
     import importlib.util
 
     from tests.support import ROOT
@@ -93,6 +137,28 @@ def test_training_without_runs_or_on_a_held_out_article_is_a_clear_error(tmp_pat
     spec = importlib.util.spec_from_file_location("train_reading_check", ROOT / "scripts/train/train_reading_check.py")
     trainer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(trainer)
+    return trainer
+
+
+def test_the_trainers_objective_counts_the_answer_the_check_keeps():
+    """Per question, the choice with the higher chance is kept, or none below the threshold; without a check,
+    the model's answer as given; an unchecked answer (an overview) is kept."""
+    handled_right = load_trainer().handled_right
+    answer, top = {"right": False, "features": {}, "top": False}, {"right": True, "features": {}, "top": True}
+    row = {"answerable": True, "choices": [answer, top]}
+    unanswerable = {"answerable": False, "choices": [dict(answer), dict(top, right=False)]}
+    chance = {id(answer): 0.4, id(top): 0.7} | {id(c): 0.4 for c in unanswerable["choices"]}
+    assert handled_right([row, unanswerable], None) == 0  # both answers shown, both wrong
+    assert handled_right([row, unanswerable], chance, 0.5) == 2  # the top passage kept, the other withheld
+    assert handled_right([row, unanswerable], chance, 0.8) == 1  # both withheld
+    overview = {"answerable": True, "choices": [{"right": True, "features": None, "top": False}]}
+    assert handled_right([overview], {}, 0.9) == 1
+
+
+def test_training_without_runs_or_on_a_held_out_article_is_a_clear_error(tmp_path, capsys):
+    """scripts/train/train_reading_check.py: no reports under --runs, or a held-out article's, exit 2 with one
+    line saying so, and the check in the package is left as it was."""
+    trainer = load_trainer()
     shipped = trainer.OUTPUT.read_bytes()
     assert trainer.main(["--runs", str(tmp_path)]) == 2
     assert "no quality reports" in capsys.readouterr().err
