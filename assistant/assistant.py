@@ -325,17 +325,21 @@ class Assistant:
         threshold = check.threshold if configured is None else configured
         cited = {(c.source, c.start) for c in answer.citations} if answer is not None else set()
         choices = [(answer, False), (self.top_passage_answer(asked, decision, cited), True)]
-        best, chance = None, -1.0
-        for choice, top_passage in choices:
-            if choice is None:
-                continue
-            quotes, scores = [c.quote for c in choice.citations], [c.score for c in choice.citations]
-            inputs = answer_inputs(
-                self.chat_model, asked, choice.short_answer, quotes, scores, decision.features, top_passage
-            )
-            if (p := check.probability(inputs)) > chance:
-                best, chance = choice, p
-        return best if chance >= threshold else None
+        chances = [
+            (check.probability(self.check_inputs(asked, choice, decision, top_passage)), choice)
+            for choice, top_passage in choices
+            if choice is not None
+        ]
+        chance, best = max(chances, key=lambda c: c[0], default=(0.0, None))
+        return best if best is not None and chance >= threshold else None
+
+    def check_inputs(self, asked: Question, answer: Answer, decision: Decision, top_passage: bool) -> dict:
+        """The reading check's inputs for `answer` (the model asked to confirm it), when answering and when
+        training the check."""
+        quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
+        return answer_inputs(
+            self.chat_model, asked, answer.short_answer, quotes, scores, decision.features, top_passage
+        )
 
     def _whole_limit(self) -> int:
         """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context

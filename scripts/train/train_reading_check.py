@@ -13,12 +13,13 @@ cite it (or the model said NOT STATED), is the other answer the check weighs: it
 quotes it, scored by the eval the same way and learnt from beside the model's answers.
 
 A logistic regression learns the two apart. Of a question's two answers the check keeps the likelier; its
-threshold, the probability below which that answer is withheld, is chosen by the product's objective, questions handled right (every question counted: those the model refused
-and those it answered wrong too), over two sets pooled: the training articles' questions, scored by
-out-of-fold probabilities grouped by article (no article is scored by a model that saw it), and the dev split
-of questions/brief-users.jsonl, asked here through the quality profile over the brief with the check off (the
-split the answerability model's threshold is chosen on; the chat sets alone chose a threshold that withheld
-right answers about the brief). Its test split, the brief's other sets and SQuAD Normans/Rhine are never read.
+threshold, the probability below which that answer is withheld, is chosen by the product's objective, questions
+handled right (every question counted: those the model refused and those it answered wrong too), over two sets
+pooled: the training articles' questions, scored by out-of-fold probabilities grouped by article (no article is
+scored by a model that saw it), and the dev split of questions/brief-users.jsonl, asked here through the quality
+profile over the brief with the check off (the split the answerability model's threshold is chosen on; the chat
+sets alone chose a threshold that withheld right answers about the brief). Its test split, the brief's other
+sets and SQuAD Normans/Rhine are never read.
 The curve and the figures without the check are kept with the model.
 
     .venv/bin/python scripts/bench/heldout_chat.py --training --profile quality --out RUNS
@@ -85,10 +86,8 @@ def checked_rows(assistant, items: list[dict], questions: dict[str, object]) -> 
         cited = {(c["source"], c["start"]) for c in item["citations"]} if not item["refused"] else set()
         top = assistant.top_passage_answer(asked, decision, cited) if decision.features else None
         if top is not None:
-            result = top.to_public()
-            scored = score_item(questions[item["id"]], result, [], read_source, support)
-            quotes, scores = [c.quote for c in top.citations], [c.score for c in top.citations]
-            inputs = answer_inputs(assistant.chat_model, asked, "", quotes, scores, decision.features, True)
+            scored = score_item(questions[item["id"]], top.to_public(), [], read_source, support)
+            inputs = assistant.check_inputs(asked, top, decision, top_passage=True)
             row["choices"].append(
                 {"right": bool(item["answerable"] and scored["correct"]), "features": inputs, "top": True}
             )
