@@ -335,11 +335,14 @@ class Assistant:
 
     def check_inputs(self, asked: Question, answer: Answer, decision: Decision, top_passage: bool) -> dict:
         """The reading check's inputs for `answer` (the model asked to confirm it), when answering and when
-        training the check."""
+        training the check. The short answer it weighs is the learned reader's span of the passage the answer
+        cites first, what the check was trained on (the model's own only when it is the answer, mode 'short')."""
         quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
-        return answer_inputs(
-            self.chat_model, asked, answer.short_answer, quotes, scores, decision.features, top_passage
-        )
+        if answer.mode == "short" or not quotes:
+            short = answer.short_answer
+        else:
+            short = short_answer(asked, " ".join(quotes[0].split()))
+        return answer_inputs(self.chat_model, asked, short, quotes, scores, decision.features, top_passage)
 
     def _whole_limit(self) -> int:
         """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context
@@ -377,18 +380,15 @@ class Assistant:
         """The answer, first of all: the short answer when there is a confident one, else the model's text
         when it passes the support checks, else the evidence quoted whole, naming its document."""
         texts = [e.chunk.text for e in evidence]
-        if short is not None:
-            written = f"{short[:1].upper()}{short[1:]} [1]."
-            supported = verify_answer(written, texts[:1], self.settings.grounding.support_threshold)[1]
-            if supported and not echoed_terms(written, question.text, texts[:1]):
-                return Answer(
-                    answer=written,
-                    refused=False,
-                    short_answer=short,
-                    citations=[self._citation(1, evidence[0])],
-                    mode="short",
-                    retrieved=evidence,
-                )
+        if short is not None and self._short_stands(question, short, texts[0]):
+            return Answer(
+                answer=self._written_short(short),
+                refused=False,
+                short_answer=short,
+                citations=[self._citation(1, evidence[0])],
+                mode="short",
+                retrieved=evidence,
+            )
         verdicts, supported = verify_answer(generated, texts, self.settings.grounding.support_threshold)
         needed = best_extract(question.terms, texts)  # what model text must cite
         cited_anywhere = {n for _, cited, _ in verdicts for n in cited}
@@ -425,6 +425,17 @@ class Assistant:
             mode=mode,
             retrieved=evidence,
         )
+
+    @staticmethod
+    def _written_short(short: str) -> str:
+        return f"{short[:1].upper()}{short[1:]} [1]."
+
+    def _short_stands(self, question: Question, short: str, passage: str) -> bool:
+        """Whether a short answer stands on `passage` alone: the passage supports it and it says more than the
+        question's own words."""
+        written, passages = self._written_short(short), [" ".join(passage.split())]
+        supported = verify_answer(written, passages, self.settings.grounding.support_threshold)[1]
+        return supported and not echoed_terms(written, question.text, passages)
 
     @staticmethod
     def _citation(marker: int, ev: Evidence) -> Citation:

@@ -64,7 +64,7 @@ def checked_rows(assistant, items: list[dict], questions: dict[str, object]) -> 
     index the questions were asked of: the model's answer, when it gave one, and retrieval's top passage, when
     that answer does not cite it, quoted as the assistant quotes it and scored by the eval (`questions`: the
     items by id)."""
-    from assistant.reading_check import answer_inputs
+    from assistant.answers import Answer
     from workbench.evaluation import SourceReader, score_item
 
     read_source = SourceReader(assistant.documents.texts())
@@ -77,11 +77,10 @@ def checked_rows(assistant, items: list[dict], questions: dict[str, object]) -> 
         if not item["refused"]:
             answer = {"right": bool(item["answerable"] and item["scores"]["correct"]), "features": None, "top": False}
             if decision.features:  # an overview is answered before the model reads: never checked
-                quotes, scores = [c["quote"] for c in item["citations"]], [c["score"] for c in item["citations"]]
-                short = item["short_answer"] or ""
-                answer["features"] = answer_inputs(
-                    assistant.chat_model, asked, short, quotes, scores, decision.features
+                given = Answer.model_validate(
+                    {k: item[k] for k in ("answer", "refused", "short_answer", "mode", "citations")}
                 )
+                answer["features"] = assistant.check_inputs(asked, given, decision, top_passage=False)
             row["choices"].append(answer)
         cited = {(c["source"], c["start"]) for c in item["citations"]} if not item["refused"] else set()
         top = assistant.top_passage_answer(asked, decision, cited) if decision.features else None
