@@ -43,7 +43,11 @@ class Turn(BaseModel):
 class Answer(BaseModel):
     answer: str
     refused: bool
-    short_answer: str = Field("", description="The answering span of the best cited sentence ('' if refused).")
+    short_answer: str = Field(
+        "",
+        description="The short answer: the quality reader's own when the passage quoted first supports it, else "
+        "the learned reader's answering span of that passage ('' if refused).",
+    )
     citations: list[Citation] = []
     timings: Timings = Timings()
     confidence: float = Field(

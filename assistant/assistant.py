@@ -274,7 +274,8 @@ class Assistant:
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
         only when the passage it cites first supports it, else the cited passages are quoted whole. The reading
         check keeps that answer or retrieval's top passage, whichever it judges likelier right; when neither is
-        likely enough, the answer is withheld and the closest passages are shown."""
+        likely enough, the answer is withheld and the closest passages are shown. A kept answer of the model's
+        reports its short answer (`Answer.short_answer`) when the passage it cites first supports it."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -294,6 +295,8 @@ class Assistant:
             answer = self.compose(asked, "", cited, short)
         checked = self._checked(asked, answer, decision)
         if checked is not None:
+            if checked is answer and self._short_stands(asked, reading.answer, checked.citations[0].quote):
+                checked.short_answer = reading.answer  # reported beside the quote, as `ask --json` gives it
             answer = checked
             answer.confidence = decision.confidence
             answer.retrieved = decision.ranked

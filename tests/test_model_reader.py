@@ -118,6 +118,28 @@ def test_the_readers_short_answer_is_the_answer_only_with_short_answers_on(brief
     assert answer.mode == mode and "lithium and uranium" in answer.answer.lower()
     assert (answer.answer == "Lithium and uranium [1].") is short_answers
     assert [" ".join(c.quote.split()) for c in answer.citations] == [passages[n - 1]]
+    assert answer.short_answer == "lithium and uranium"  # either way, `ask --json` reports it
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["cobalt", "what battery metal"],  # the passage does not say it; it only repeats the question
+)
+def test_a_short_answer_the_cited_passage_does_not_bear_out_is_not_reported(brief_workspace, given):
+    """The model's short answer is reported only when the passage quoted first supports it; otherwise
+    `short_answer` is the learned reader's span of that passage, as for any quoted answer."""
+    from assistant.question import Question
+    from assistant.reader import short_answer
+
+    reader, model = reader_over_brief(brief_workspace, "")
+    question = "what battery metal is mentioned"
+    reader.ask(question)  # to learn the numbering
+    passages = shown_passages(model)
+    n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
+    model.responses.append(json.dumps({"answer": given, "sentences": [n]}))
+    answer = reader.ask(question)
+    assert not answer.refused and answer.mode == "extractive"
+    assert answer.short_answer == short_answer(Question.analyse(question), passages[n - 1]) != given
 
 
 def test_an_answer_cited_by_the_wrong_number_is_cited_where_the_brief_says_it(brief_workspace):
