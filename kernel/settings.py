@@ -171,7 +171,8 @@ class GroundingSettings(BaseModel):
     short_answers: bool = Field(
         False,
         description="Answer a question for a name, place, date or number with the span of the evidence that "
-        "says it, without asking the model, and keep the quality reader's short answer. Off by default: on "
+        "says it, without asking the model, and make the quality reader's short answer the answer (it is reported "
+        "in `short_answer` either way). Off by default: on "
         "chat-style questions both were right less often than the sentences they come from (docs/measurements.md"
         ", Short answers off).",
     )
