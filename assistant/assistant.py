@@ -274,8 +274,9 @@ class Assistant:
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
         only when the passage it cites first supports it, else the cited passages are quoted whole. The reading
         check keeps that answer or retrieval's top passage, whichever it judges likelier right; when neither is
-        likely enough, the answer is withheld and the closest passages are shown. A kept answer of the model's
-        reports its short answer (`Answer.short_answer`) when the passage it cites first supports it."""
+        likely enough, the answer is withheld and the closest passages are shown. The model's answer carries
+        its short answer (`Answer.short_answer`, what the check weighs) when the passage it cites first
+        supports it."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -293,10 +294,10 @@ class Assistant:
             cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
             short = reading.answer if self.settings.grounding.short_answers else None
             answer = self.compose(asked, "", cited, short)
+            if self._short_stands(asked, reading.answer, answer.citations[0].quote):
+                answer.short_answer = reading.answer  # what the check weighs, and reported beside the quote
         checked = self._checked(asked, answer, decision)
         if checked is not None:
-            if checked is answer and self._short_stands(asked, reading.answer, checked.citations[0].quote):
-                checked.short_answer = reading.answer  # reported beside the quote, as `ask --json` gives it
             answer = checked
             answer.confidence = decision.confidence
             answer.retrieved = decision.ranked
@@ -338,14 +339,12 @@ class Assistant:
 
     def check_inputs(self, asked: Question, answer: Answer, decision: Decision, top_passage: bool) -> dict:
         """The reading check's inputs for `answer` (the model asked to confirm it), when answering and when
-        training the check. The short answer it weighs is the learned reader's span of the passage the answer
-        cites first, what the check was trained on (the model's own only when it is the answer, mode 'short')."""
+        training the check from a report's answer: its short answer is the model's own when the passage it
+        cites first supports it, else the learned reader's span of that passage."""
         quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
-        if answer.mode == "short" or not quotes:
-            short = answer.short_answer
-        else:
-            short = short_answer(asked, " ".join(quotes[0].split()))
-        return answer_inputs(self.chat_model, asked, short, quotes, scores, decision.features, top_passage)
+        return answer_inputs(
+            self.chat_model, asked, answer.short_answer, quotes, scores, decision.features, top_passage
+        )
 
     def _whole_limit(self) -> int:
         """The most characters of documents the reader is shown whole: `read_whole_chars`, within the context
