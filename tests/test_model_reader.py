@@ -142,6 +142,21 @@ def test_a_short_answer_the_cited_passage_does_not_bear_out_is_not_reported(brie
     assert answer.short_answer == short_answer(Question.analyse(question), passages[n - 1]) != given
 
 
+def test_the_reading_check_weighs_the_models_own_short_answer(brief_workspace):
+    """The model is asked to confirm the short answer it gave ("lithium and uranium"), not the learned reader's
+    span of the passage it cites ("gold" for this question, the wrong part of the right sentence)."""
+    reader, model = reader_over_brief(brief_workspace, "")
+    question = "what battery metal is mentioned"
+    reader.ask(question)  # to learn the numbering
+    passages = shown_passages(model)
+    n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
+    checked = Assistant(reader.settings.replace(reading_check_threshold=None), chat_model=model)
+    model.responses += [json.dumps({"answer": "lithium and uranium", "sentences": [n]}), "yes", "yes"]
+    checked.ask(question)
+    confirmations = [m[-1].content for m in model.prompts if "Proposed answer:" in m[-1].content]
+    assert [c.split("Proposed answer: ")[1].splitlines()[0] for c in confirmations] == ["lithium and uranium"]
+
+
 def test_an_answer_cited_by_the_wrong_number_is_cited_where_the_brief_says_it(brief_workspace):
     """The model gives the right answer and the number of the sentence after the one that says it: the answer
     cites the sentence that says it, at its offsets."""
