@@ -4,6 +4,7 @@ runner that can score two pipelines on the same items in one run."""
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -56,6 +57,22 @@ def fact_present(fact: str, answer: str) -> bool:
     """A fact is present if any of its '|'-separated alternatives appears in the answer (case-insensitive)."""
     lowered = " ".join(answer.lower().split())
     return any(alt.strip().lower() in lowered for alt in fact.split("|") if alt.strip())
+
+
+_POLARITY = re.compile(r"\s*(yes|no)\b", re.IGNORECASE)
+
+
+def stated_polarity(text: str) -> str:
+    """'yes' or 'no' when a text opens with it ("Yes, according to ...", "No, it is military-led."), else ''."""
+    match = _POLARITY.match(text)
+    return match.group(1).lower() if match else ""
+
+
+def contradicts(answer: str, reference: str) -> bool:
+    """An answer that opens with yes where the reference says no, or the other way round: wrong, whatever
+    it quotes."""
+    said, expected = stated_polarity(answer), stated_polarity(reference)
+    return bool(said and expected and said != expected)
 
 
 def fact_recall(facts: list[str], answer: str) -> float:
@@ -137,7 +154,10 @@ def score_item(item: QuestionItem, result: dict, ranked: list[dict], read_source
         hit = not refused and scores["citation_recall"] > 0
         scores["citation_hit"] = hit
         scores["fact_recall"] = 0.0 if refused else fact_recall(item.facts, answer)
-        scores["correct"] = (not refused) and scores["fact_recall"] == 1.0 and hit
+        scores["polarity_contradicted"] = not refused and contradicts(answer, item.reference or "")
+        scores["correct"] = (
+            (not refused) and scores["fact_recall"] == 1.0 and hit and not scores["polarity_contradicted"]
+        )
     else:
         scores["correct"] = refused
     return scores
