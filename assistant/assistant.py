@@ -20,7 +20,7 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.model_reader import cited_by_support, in_reading_order, polarity, read
+from assistant.model_reader import cited_by_support, in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
@@ -276,7 +276,7 @@ class Assistant:
         check keeps that answer or retrieval's top passage, whichever it judges likelier right; when neither is
         likely enough, the answer is withheld and the closest passages are shown. The model's answer carries
         its short answer (`Answer.short_answer`, what the check weighs) when the passage it cites first
-        supports it. To a yes-or-no question, the answer kept opens with yes or no."""
+        supports it."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -298,7 +298,7 @@ class Assistant:
                 answer.short_answer = reading.answer  # what the check weighs, and reported beside the quote
         checked = self._checked(asked, answer, decision)
         if checked is not None:
-            answer = self._with_polarity(asked, checked)
+            answer = checked
             answer.confidence = decision.confidence
             answer.retrieved = decision.ranked
         else:
@@ -308,16 +308,6 @@ class Assistant:
         timings.generate_s = round(time.perf_counter() - retrieved_at, 4)
         timings.total_s = round(time.perf_counter() - started, 4)
         answer.timings = timings
-        return answer
-
-    def _with_polarity(self, asked: Question, answer: Answer) -> Answer:
-        """To a yes-or-no question, the answer opens with yes or no, as the model reads what it cites: the
-        question asked is answered, and the quotes say why."""
-        if not asked.asks_yes_no or not answer.citations:
-            return answer
-        said = polarity(self.chat_model, asked, [c.quote for c in answer.citations])
-        text = answer.answer
-        answer.answer = render("polar", polarity=said.capitalize(), answer=text[:1].lower() + text[1:])
         return answer
 
     def top_passage_answer(self, asked: Question, decision: Decision, cited: set[tuple[str, int]]) -> Answer | None:

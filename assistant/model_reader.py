@@ -110,30 +110,15 @@ def read(chat_model, question: Question, passages: list[Evidence]) -> Reading:
 
 def confirmed(chat_model, question: Question, short_answer: str, quotes: list[str]) -> float:
     """The chance the model gives that the quoted passages state `short_answer` to the question (or, with
-    no short answer, answer it), asked apart from the reading in a new, short prompt that shows only what the
-    answer cites: the model rejects many answers the reading talked itself into (docs/measurements.md, "The
-    model asked to confirm")."""
-    values = _asked_about(question, quotes)
-    ask = render("confirm", answer=short_answer, **values) if short_answer else render("confirm_passage", **values)
-    return _chance_of_yes(chat_model, ask)
-
-
-def polarity(chat_model, question: Question, quotes: list[str]) -> str:
-    """The answer to a yes-or-no question the quoted passages settle: "yes" or "no", whichever the model
-    puts likelier as the first word of its reply."""
-    return "yes" if _chance_of_yes(chat_model, render("polarity", **_asked_about(question, quotes))) >= 0.5 else "no"
-
-
-def _asked_about(question: Question, quotes: list[str]) -> dict[str, str]:
-    earlier = render("confirm_earlier", earlier=question.earlier[-1]) + "\n" if question.earlier else ""
-    return {"quotes": " ".join(quotes), "earlier": earlier, "question": question.text}
-
-
-def _chance_of_yes(chat_model, ask: str) -> float:
-    """The model's probability of "yes" against "no" as the first word of its reply to `ask`; from the
-    reply's text, 1 or 0, when the model reports no probabilities."""
+    no short answer, answer it): its probability of "yes" against "no" as the first word of a new, short
+    prompt that shows only what the answer cites. Asked apart from the reading, the model rejects many answers
+    the reading talked itself into (docs/measurements.md, "The model asked to confirm"). From the reply's text,
+    1 or 0, when the model reports no probabilities."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
+    earlier = render("confirm_earlier", earlier=question.earlier[-1]) + "\n" if question.earlier else ""
+    values = {"quotes": " ".join(quotes), "earlier": earlier, "question": question.text}
+    ask = render("confirm", answer=short_answer, **values) if short_answer else render("confirm_passage", **values)
     reply = chat_model.invoke(
         [SystemMessage(render("confirm_system")), HumanMessage(ask)], max_tokens=1, logprobs=True, top_logprobs=10
     )
