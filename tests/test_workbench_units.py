@@ -69,6 +69,29 @@ def test_item_scores_and_summary():
     assert table["answerable_correct"] == {"brief": 1.0, "naive": 0.0, "ratio": None}
 
 
+@pytest.mark.parametrize(
+    ("answer", "correct"),
+    [
+        ("No, according to doc.txt: Alpha beta gamma. [1]", True),
+        ("Yes, according to doc.txt: Alpha beta gamma. [1]", False),  # the quote is right, the answer is not
+        ("According to doc.txt: Alpha beta gamma. [1]", True),  # says neither: the quote is scored
+        ("Nobody denies it: Alpha beta gamma. [1]", True),  # "Nobody" is not "no"
+    ],
+)
+def test_an_answer_that_says_yes_where_the_reference_says_no_is_wrong(answer, correct):
+    item = QuestionItem(
+        id="n",
+        question="is beta alone?",
+        answerable=True,
+        reference="No, it comes with gamma.",
+        facts=["gamma"],
+        gold_quotes=["beta gamma"],
+    )
+    cite = [{"marker": 1, "source": "doc.txt", "start": 0, "end": 17, "quote": "Alpha beta gamma."}]
+    scores = _row(item, answer, False, cite)["scores"]
+    assert scores["correct"] is correct and scores["polarity_contradicted"] is not correct
+
+
 def _report(rows):
     summary = summarise(rows)
     return {
