@@ -45,17 +45,21 @@ def _row(item, answer, refused, citations, rank=1):
     }
 
 
+BETA = QuestionItem(
+    id="a",
+    question="What is beta?",
+    answerable=True,
+    reference="Alpha beta gamma.",
+    facts=["gamma"],
+    gold_quotes=["beta gamma"],
+)
+CITE = [{"marker": 1, "source": "doc.txt", "start": 0, "end": 17, "quote": "Alpha beta gamma."}]
+
+
 def test_item_scores_and_summary():
-    answerable = QuestionItem(
-        id="a",
-        question="What is beta?",
-        answerable=True,
-        reference="Alpha beta gamma.",
-        facts=["gamma"],
-        gold_quotes=["beta gamma"],
-    )
+    answerable = BETA
     unanswerable = QuestionItem(id="u", question="What is zeta?", answerable=False)
-    cite = [{"marker": 1, "source": "doc.txt", "start": 0, "end": 17, "quote": "Alpha beta gamma."}]
+    cite = CITE
     rows = [_row(answerable, "Alpha beta gamma. [1]", False, cite), _row(unanswerable, "No.", True, [])]
     scores = rows[0]["scores"]
     assert scores["correct"] and scores["citation_precision"] == 1.0 and scores["citation_recall"] == 1.0
@@ -79,16 +83,8 @@ def test_item_scores_and_summary():
     ],
 )
 def test_an_answer_that_says_yes_where_the_reference_says_no_is_wrong(answer, correct):
-    item = QuestionItem(
-        id="n",
-        question="is beta alone?",
-        answerable=True,
-        reference="No, it comes with gamma.",
-        facts=["gamma"],
-        gold_quotes=["beta gamma"],
-    )
-    cite = [{"marker": 1, "source": "doc.txt", "start": 0, "end": 17, "quote": "Alpha beta gamma."}]
-    scores = _row(item, answer, False, cite)["scores"]
+    item = BETA.model_copy(update={"question": "is beta alone?", "reference": "No, it comes with gamma."})
+    scores = _row(item, answer, False, CITE)["scores"]
     assert scores["correct"] is correct and scores["polarity_contradicted"] is not correct
 
 
