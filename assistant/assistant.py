@@ -20,7 +20,7 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.model_reader import cited_by_support, in_reading_order, read, retrieval_first
+from assistant.model_reader import cited_by_support, in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
@@ -292,8 +292,6 @@ class Assistant:
         if reading.stated:
             cited = [passages[i] for i in cited_by_support(reading, [p.chunk.text for p in passages])]
             cited.sort(key=lambda e: -support_score(reading.answer, [e.chunk.text]))
-            if asked.asks_yes_no:
-                cited = retrieval_first(decision.ranked, cited)
             short = reading.answer if self.settings.grounding.short_answers else None
             answer = self.compose(asked, "", cited, short)
             if self._short_stands(asked, reading.answer, answer.citations[0].quote):

@@ -98,16 +98,6 @@ def cited_by_support(reading: Reading, passages: list[str]) -> tuple[int, ...]:
     return tuple(i for i in sorted(distance) if distance[i] == nearest)[:MAX_CITED]
 
 
-def retrieval_first(ranked: list[Evidence], cited: list[Evidence]) -> list[Evidence]:
-    """For a yes-or-no question: retrieval's best passage first, then the model's. Its short answer ("yes")
-    is in no passage, so nothing checks which passages it cites, and on the training articles' chat sets they
-    held the answer less often than retrieval's best one (58 against 81 of the 97 it answered)."""
-    if not ranked:
-        return cited
-    best = ranked[0]
-    return [best, *(e for e in cited if e.chunk.id != best.chunk.id)][:MAX_CITED]
-
-
 def read(chat_model, question: Question, passages: list[Evidence]) -> Reading:
     """Ask the model; `passages` must be in reading order (`in_reading_order`)."""
     if not passages:

@@ -15,13 +15,6 @@ from assistant.spans import answer_type
 from kernel.text import STOPWORDS, content_words, expand_shorthand, first_wh, words
 
 NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
-# A yes-or-no question opens with an auxiliary verb ("is mali run by civilians", "and did it pass"), unless it
-# offers a choice ("closer or pulling back") or asks to be told something ("can you name the ...").
-_YES_NO = re.compile(
-    r"^(?:(?:and|so|but|ok|okay|also|then|well)\s+)*"
-    r"(?:is|are|am|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)"
-    r"(?:n't)?\b(?!\s+(?:you|we|u)\s+(?:know|tell|name|list|give|explain|say|describe|show|summari[sz]e)\b)"
-)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 # A request for the gist of a document ("summarize it", "tl;dr", "what is this about") ...
@@ -173,13 +166,6 @@ class Question:
         return bool(_OVERVIEW.search(text)) and all(
             w in _OVERVIEW_WORDS or w in STOPWORDS for w in words(text.replace(";", " "))
         )
-
-    @cached_property
-    def asks_yes_no(self) -> bool:
-        """A yes-or-no question: its answer is what the documents say to it, not a name or a span, so the
-        quality reader's short answer ("yes") anchors no passage and retrieval's best one is cited first."""
-        text = " ".join(self.text.lower().split())
-        return bool(_YES_NO.match(text)) and "or" not in self.tokens
 
     @cached_property
     def negated(self) -> bool:

@@ -172,20 +172,6 @@ def test_an_answer_cited_by_the_wrong_number_is_cited_where_the_brief_says_it(br
     assert all(text[c.start : c.end] == c.quote for c in answer.citations)
 
 
-def test_a_yes_or_no_answer_cites_retrievals_best_passage_first(brief_workspace):
-    """The short answer "yes" is in no passage, so nothing bears out the number the model gives with it: the
-    sentence retrieval ranks first is quoted first (here the one that says it), the model's after it."""
-    reader, model = reader_over_brief(brief_workspace, "")
-    question = "is mali a big gold producer?"
-    reader.ask(question)  # to learn the numbering
-    passages = shown_passages(model)
-    gold = next(p for p in passages if "major producer of gold" in p)
-    model.responses.append(json.dumps({"answer": "yes", "sentences": [1]}))  # the brief's opening sentence
-    answer = reader.ask(question)
-    assert not answer.refused and " ".join(answer.citations[0].quote.split()) == gold
-    assert " ".join(answer.retrieved[0].chunk.text.split()) == gold  # retrieval's first
-
-
 @pytest.mark.quality
 @pytest.mark.skipif(
     installed_path(QUALITY_MODEL) is None,

@@ -96,23 +96,3 @@ def test_equal_questions_are_one_key_for_the_readers_cache():
 )
 def test_a_request_for_the_gist_is_told_from_a_question_about_one_part(question, overview):
     assert Question.analyse(question).asks_overview is overview
-
-
-@pytest.mark.parametrize(
-    ("question", "yes_no"),
-    [
-        ("is mali run by civilians?", True),
-        ("does mali have uranium", True),
-        ("r the minerals needed for defense stuff", True),  # chat shorthand written out first: "are"
-        ("and did the vote pass", True),
-        ("isn't it gold", True),
-        ("Was Hugues a Protestant?", True),
-        ("is the us getting closer to mali or pulling back", False),  # a choice, not yes or no
-        ("do we know where the name came from", False),  # asks to be told
-        ("can you name the minerals", False),
-        ("what is it", False),
-        ("island nations?", False),  # "is" only inside a word
-    ],
-)
-def test_a_yes_or_no_question_is_told_from_one_that_asks_for_a_thing(question, yes_no):
-    assert Question.analyse(question).asks_yes_no is yes_no
