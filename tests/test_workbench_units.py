@@ -4,7 +4,7 @@ import pytest
 
 from assistant.spans import answer_type, missing_kind
 from kernel.settings import GroundingSettings
-from workbench.evaluation import QuestionItem, compare, score_item, summarise
+from workbench.evaluation import QuestionItem, breakdown, compare, score_item, summarise
 from workbench.reports import diff_reports, render_html, render_markdown
 from workbench.squad import exact_match, normalize_answer, sample, score_squad, token_f1
 from workbench.workbench import WorkbenchError, gate, split, write_toml_values
@@ -111,6 +111,31 @@ def test_reports_escape_content_and_diff_finds_flips():
     good = _report([_row(item, "x [1]", False, cite)])
     text = diff_reports(bad, good)
     assert "1 items flipped" in text and "now right" in text and "answerable_correct" in text
+
+
+def test_the_breakdown_counts_each_kind_of_question_and_follow_ups_apart():
+    yes_no = BETA.model_copy(update={"id": "y", "question": "is beta there?"})
+    unanswerable = QuestionItem(id="u", question="What is zeta?", answerable=False)
+    follow_up = _row(BETA.model_copy(update={"id": "f", "question": "and what is it?"}), "No idea.", True, [])
+    follow_up["history"] = ["what is alpha"]
+    rows = [
+        _row(BETA, "Alpha beta gamma. [1]", False, CITE),  # right
+        _row(unanswerable, "Zeta is x. [1]", False, CITE),  # answered: wrong
+        _row(yes_no, "Alpha beta gamma. [1]", False, CITE),  # right
+        follow_up,  # answerable, refused: wrong
+    ]
+    groups = {g["group"]: g for g in breakdown(rows)}
+    assert list(groups) == ["asks: what", "asks: no question word", "first question", "follow-up"]
+    what = groups["asks: what"]
+    assert (what["items"], what["answerable"], what["unanswerable"]) == (3, 2, 1)
+    assert what["answerable_correct"] == 0.5 and what["unanswerable_refused"] == 0.0
+    assert what["handled_right"] == round(1 / 3, 4)
+    assert groups["asks: no question word"]["handled_right"] == 1.0
+    assert groups["follow-up"]["items"] == 1 and groups["follow-up"]["handled_right"] == 0.0
+    assert groups["first question"]["handled_right"] == round(2 / 3, 4)
+    page = render_markdown(_report(rows))
+    assert "| Questions handled right (%) | 50.0 |" in page
+    assert "| asks: what | 3 | 33.3 | 50.0 (2) | 0.0 (1) |" in page and "| follow-up | 1 | 0.0 | 0.0 (1) | – |" in page
 
 
 def test_gate_fails_below_threshold(tmp_path, capsys):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.grounding import verify_answer
 from assistant.pipeline import Pipeline
+from assistant.question import Question
 from workbench.squad import score_squad
 
 RETRIEVAL_KS = (1, 3, 5, 10)
@@ -266,6 +267,47 @@ def summarise(rows: list[dict]) -> dict:
     summary["latency_median_s"] = round(statistics.median(latencies), 4) if latencies else None
     summary["latency_p95_s"] = round(percentile(latencies, 0.95), 4)
     return summary
+
+
+def question_kind(question: str) -> str:
+    """What a question asks, for the breakdown: its question word ("who", "what", ...; "when" for "what
+    year"), "gist" for a request for the gist, else "no question word" (yes or no, "name the ...")."""
+    asked = Question.analyse(question)
+    return "gist" if asked.asks_overview else asked.wh or "no question word"
+
+
+def breakdown(rows: list[dict]) -> list[dict]:
+    """Questions handled right by what they ask (`question_kind`) and by whether they follow up an earlier
+    turn: where a run fails, beside the summary. Each group: its size, handled right, and answerable right
+    and unanswerable refused with the size of each part."""
+
+    def group(label: str, members: list[dict]) -> dict:
+        answerable = [r for r in members if r["answerable"]]
+        unanswerable = [r for r in members if not r["answerable"]]
+
+        def share(part):
+            return round(sum(bool(r["scores"].get("correct")) for r in part) / len(part), 4) if part else None
+
+        return {
+            "group": label,
+            "items": len(members),
+            "handled_right": share(members),
+            "answerable": len(answerable),
+            "answerable_correct": share(answerable),
+            "unanswerable": len(unanswerable),
+            "unanswerable_refused": share(unanswerable),
+        }
+
+    kinds: dict[str, list[dict]] = {}
+    for row in rows:
+        kinds.setdefault(question_kind(row["question"]), []).append(row)
+    ordered = sorted(kinds.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    groups = [group(f"asks: {kind}", members) for kind, members in ordered]
+    turns = [
+        ("first question", [r for r in rows if not r.get("history")]),
+        ("follow-up", [r for r in rows if r.get("history")]),
+    ]
+    return groups + [group(label, members) for label, members in turns if members]
 
 
 # Metrics where lower is better (the rest: higher is better).

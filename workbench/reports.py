@@ -7,9 +7,10 @@ import html
 import json
 from pathlib import Path
 
-from workbench.evaluation import LOWER_IS_BETTER
+from workbench.evaluation import LOWER_IS_BETTER, breakdown
 
 HEADLINE = [
+    ("handled_right", "Questions handled right", True),
     ("answerable_correct", "Answerable correct", True),
     ("unanswerable_refused", "Unanswerable refused", True),
     ("fact_recall", "Fact recall", True),
@@ -84,12 +85,32 @@ def render_markdown(report: dict) -> str:
             row += f" | {cmp.get('ratio', '–')}"
         lines.append(row + " |")
     primary = report["pipelines"][names[0]]["items"]
+    lines += ["", f"## By kind of question ({names[0]})", "", *breakdown_table(primary)]
     lines += ["", f"## Worst items ({names[0]})", "", "| id | question | answer | F1 |", "| --- | --- | --- | --- |"]
     for r in worst_items(primary):
         answer = " ".join(r["answer"].split())[:90].replace("|", "\\|")
         question = r["question"][:70].replace("|", "\\|")
         lines.append(f"| {r['id']} | {question} | {answer} | {_fmt(r['scores'].get('f1'), True)} |")
     return "\n".join(lines) + "\n"
+
+
+def breakdown_table(rows: list[dict]) -> list[str]:
+    """`breakdown` as Markdown table lines: per cent handled right, and of the answerable and unanswerable
+    questions in each group, with their counts."""
+
+    def cell(share, n):
+        return f"{_fmt(share, True)} ({n})" if n else "–"
+
+    lines = [
+        "| group | questions | handled right (%) | answerable right (%, n) | unanswerable refused (%, n) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for g in breakdown(rows):
+        lines.append(
+            f"| {g['group']} | {g['items']} | {_fmt(g['handled_right'], True)} "
+            f"| {cell(g['answerable_correct'], g['answerable'])} | {cell(g['unanswerable_refused'], g['unanswerable'])} |"
+        )
+    return lines
 
 
 def _bars_svg(summaries: dict[str, dict]) -> str:
@@ -158,19 +179,26 @@ def _confusion_html(rows: list[dict]) -> str:
     )
 
 
+def _table_rows(lines: list[str]) -> list[str]:
+    """A Markdown table's lines as HTML rows (escaped), the header included, the rule left out."""
+    rows = []
+    for line in lines:
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return rows
+
+
 def render_html(report: dict) -> str:
     summaries = _summaries(report)
     runs = {name: run["items"] for name, run in report["pipelines"].items()}
-    table = render_markdown(report).split("## Worst items")[0]
-    rows_html = []
-    for line in table.splitlines():
-        if line.startswith("| ") and not line.startswith("| ---"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            rows_html.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    table = render_markdown(report).split("## By kind of question")[0]
+    primary = next(iter(runs))
+    rows_html = _table_rows(table.splitlines())
+    kinds_html = _table_rows(breakdown_table(runs[primary]))
     confusion = "".join(
         f"<div><h3>{html.escape(name)}</h3>{_confusion_html(rows)}</div>" for name, rows in runs.items()
     )
-    primary = next(iter(runs))
     worst = "".join(
         f"<tr><td>{html.escape(r['id'])}</td><td>{html.escape(r['question'])}</td>"
         f"<td>{html.escape(' '.join(r['answer'].split())[:240])}</td><td>{_fmt(r['scores'].get('f1'), True)}</td></tr>"
@@ -188,6 +216,7 @@ svg{{width:100%;height:auto}}</style></head><body>
 <h1>Evaluation: {html.escape(report["dataset"])}</h1>
 <p>{report["summary"]["items"]} items · pipelines: {html.escape(", ".join(summaries))} · {html.escape(report.get("created", ""))}</p>
 <h2>Metrics (per cent unless marked)</h2><table>{"".join(rows_html)}</table>
+<h2>By kind of question ({html.escape(primary)})</h2><table>{"".join(kinds_html)}</table>
 <h2>Metrics by pipeline</h2>{_bars_svg(summaries)}
 <h2>Latency per question</h2>{_histogram_svg(runs)}
 <h2>Refusals</h2><div class="grid">{confusion}</div>
