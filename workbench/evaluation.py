@@ -279,24 +279,12 @@ def question_kind(question: str) -> str:
 def breakdown(rows: list[dict]) -> list[dict]:
     """Questions handled right by what they ask (`question_kind`) and by whether they follow up an earlier
     turn: where a run fails, beside the summary. Each group: its size, handled right, and answerable right
-    and unanswerable refused with the size of each part."""
+    and unanswerable refused with the size of each part (as `summarise` counts them)."""
+    keys = ("items", "handled_right", "answerable", "answerable_correct", "unanswerable", "unanswerable_refused")
 
     def group(label: str, members: list[dict]) -> dict:
-        answerable = [r for r in members if r["answerable"]]
-        unanswerable = [r for r in members if not r["answerable"]]
-
-        def share(part):
-            return round(sum(bool(r["scores"].get("correct")) for r in part) / len(part), 4) if part else None
-
-        return {
-            "group": label,
-            "items": len(members),
-            "handled_right": share(members),
-            "answerable": len(answerable),
-            "answerable_correct": share(answerable),
-            "unanswerable": len(unanswerable),
-            "unanswerable_refused": share(unanswerable),
-        }
+        summary = summarise(members)
+        return {"group": label} | {k: summary[k] for k in keys}
 
     kinds: dict[str, list[dict]] = {}
     for row in rows:
