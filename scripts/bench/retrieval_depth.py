@@ -3,7 +3,7 @@
 from). A reranker can only promote what its candidates hold, so this says how many candidates it needs. The fused
 ranking holds at most `dense_k` + `lexical_k` sentences (per query), whatever the depth asked.
 
-    .venv/bin/python scripts/bench/retrieval_depth.py QUESTIONS.jsonl [--data-dir D] [--depth 100] [--out depth.json]
+    .venv/bin/python scripts/bench/retrieval_depth.py QUESTIONS.jsonl [--data-dir D] [--profile quality] [--depth 100] [--out depth.json]
 
 Prints, per ranking, the share of answerable questions whose gold sentence is within the top 1, 5, 10, 20, 50
 and 100, and writes each question's ranks as JSON.
@@ -35,6 +35,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("questions", type=Path)
     parser.add_argument("--data-dir", help="the index to search (default: the configured data dir)")
+    parser.add_argument(
+        "--profile",
+        help="the settings' profile (quality: the answer's ranking searches for the "
+        "passage the model expects too, over a collection it does not read whole)",
+    )
     parser.add_argument("--depth", type=int, default=100, help="how deep each ranking is read")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -42,7 +47,8 @@ def main() -> int:
     from assistant import Assistant, load_settings
     from workbench.evaluation import SourceReader, gold_rank, load_questions
 
-    settings = load_settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    chosen = {"data_dir": args.data_dir, "profile": args.profile}
+    settings = load_settings(**{name: value for name, value in chosen.items() if value})
     assistant = Assistant(settings)
     read_source = SourceReader(assistant.documents.texts())
     items = [item for item in load_questions(args.questions) if item.answerable and item.gold_quotes]
