@@ -20,7 +20,7 @@ from assistant.grounding import (
     support_score,
     verify_answer,
 )
-from assistant.model_reader import cited_by_support, hypothetical_passage, in_reading_order, read
+from assistant.model_reader import cited_by_support, in_reading_order, read
 from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
@@ -200,25 +200,13 @@ class Assistant:
         """The retrieval ranking the answer is built from (for retrieval metrics), `k` deep."""
         asked = Question.analyse(question, normalise_history(history))
         coverage_k = self.settings.retrieval.coverage_k
-        candidates = self._candidates(asked, k=max(k, coverage_k))
+        candidates = self.retriever.retrieve(asked.queries, k=max(k, coverage_k))
         head = [c.evidence for c in self.refusal.coverage(asked, candidates[:coverage_k])]
         return (head + candidates[coverage_k:])[:k]
 
-    def _candidates(self, asked: Question, k: int) -> list[Evidence]:
-        """The best `k` sentences for the question; with the model reading (`model_reads`) a collection too large
-        to read whole and `hypothetical_query` on, for the question and the passage the model expects to answer
-        it (`hypothetical_passage`, written again for `rank`: the same reply, as the model writes greedily)."""
-        candidates = self.retriever.retrieve(asked.queries, k=k)
-        if not (candidates and self.settings.grounding.model_reads and self.settings.retrieval.hypothetical_query):
-            return candidates
-        if asked.asks_overview or self.retriever.whole(self._whole_limit(), []) is not None:
-            return candidates
-        expected = hypothetical_passage(self.chat_model, asked)
-        return self.retriever.retrieve([*asked.queries, expected], k=k) if expected else candidates
-
     def decide(self, question: Question) -> Decision:
         """Retrieve, then decide: the outcome and the evidence, before any text is written."""
-        candidates = self._candidates(question, k=self.settings.retrieval.coverage_k)
+        candidates = self.retriever.retrieve(question.queries, k=self.settings.retrieval.coverage_k)
         return self._overview(question, candidates) or self.refusal.decide(question, candidates)
 
     def _overview(self, question: Question, candidates: list[Evidence]) -> Decision | None:
@@ -281,8 +269,7 @@ class Assistant:
 
     def _read_by_model(self, asked: Question, started: float) -> Answer:
         """The quality profile: the model reads the whole collection when it is small (`_whole_limit`), else
-        the retrieved passages (with `hypothetical_query`, those found for the question and for the passage the
-        model expects to answer it), in document order either way (so that questions share the prompt's start and
+        the retrieved passages, in document order either way (so that questions share the prompt's start and
         the prompt cache reads it once), and either cites those that answer, with a short answer, or says they
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
         only when the passage it cites first supports it, else the cited passages are quoted whole. The reading
@@ -290,7 +277,7 @@ class Assistant:
         likely enough, the answer is withheld and the closest passages are shown. The model's answer carries
         its short answer (`Answer.short_answer`, what the check weighs) when the passage it cites first
         supports it."""
-        candidates = self._candidates(asked, k=self.settings.retrieval.coverage_k)
+        candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
             answer.confidence, answer.retrieved = overview.confidence, overview.ranked

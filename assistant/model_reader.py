@@ -20,7 +20,6 @@ from assistant.question import Question
 NOT_STATED = "NOT STATED"
 MAX_CITED = 3
 REPLY_TOKENS = 64
-HYPOTHESIS_TOKENS = 60
 
 
 @dataclass(frozen=True)
@@ -107,18 +106,6 @@ def read(chat_model, question: Question, passages: list[Evidence]) -> Reading:
         messages(question, passages), max_tokens=REPLY_TOKENS, response_format=reply_schema(len(passages))
     )
     return parse(reply.content if isinstance(reply.content, str) else "", len(passages))
-
-
-def hypothetical_passage(chat_model, question: Question) -> str:
-    """The passage the model expects a document to answer `question` with (a follow-up read with what it is
-    about), to search for beside the question: a manual names the command or setting a user describes in
-    other words, and the model often knows the name. Only ever searched for, never shown or cited."""
-    from langchain_core.messages import HumanMessage, SystemMessage
-
-    reply = chat_model.invoke(
-        [SystemMessage(render("hypothesis")), HumanMessage(question.resolved)], max_tokens=HYPOTHESIS_TOKENS
-    )
-    return " ".join(reply.content.split()) if isinstance(reply.content, str) else ""
 
 
 def confirmed(chat_model, question: Question, short_answer: str, quotes: list[str]) -> float:

@@ -36,9 +36,8 @@ PROFILES = ("default", "quality")
 QUALITY_PROFILE = {"llm_context": 4096}
 # And in the other parts: the model reads the passages and decides (assistant/model_reader.py): a small
 # collection whole (`read_whole_chars`), else up to 15 retrieved ones, in document order, so that questions
-# share the prompt's start and the model's prompt cache reads it once; over a larger collection, the passage the
-# model expects to answer is searched for beside the question (`hypothetical_query`).
-QUALITY_PARTS = {"retrieval": {"coverage_k": 15, "hypothetical_query": True}, "grounding": {"model_reads": True}}
+# share the prompt's start and the model's prompt cache reads it once.
+QUALITY_PARTS = {"retrieval": {"coverage_k": 15}, "grounding": {"model_reads": True}}
 # Errors whose message is the whole story: said without the setting's name in front.
 PLAIN_ERRORS = {"unknown_profile", "unknown_quality_model", "quality_model_missing"}
 
@@ -148,13 +147,6 @@ class RetrievalSettings(BaseModel):
     )
     coverage_k: int = Field(8, ge=1, le=50, description="Fused sentences searched for the question's words.")
     rrf_k: int = Field(10, ge=1, description="Reciprocal-rank-fusion constant (small: top ranks count most).")
-    hypothetical_query: bool = Field(
-        False,
-        description="With model_reads, over a collection too large to read whole, the model first writes the "
-        "passage it expects to answer the question, in a manual's own terms, and that text is searched for beside "
-        "the question (the question keeps the scores). Users ask in other words than a manual's (docs/measurements.md"
-        ", Hypothetical passages).",
-    )
 
 
 class GroundingSettings(BaseModel):

@@ -90,33 +90,6 @@ def test_a_collection_over_the_limit_is_read_as_the_retrieved_passages(brief_wor
     assert len(shown_passages(model)) == 3
 
 
-OTHER_WORDS = "what battery metal is mentioned"
-EXPECTED = "The U.S. will also monitor the geopolitical dynamics in the region, especially the influence of Russia"
-
-
-def test_over_a_large_collection_the_passage_the_model_expects_is_searched_for_too(brief_workspace):
-    """Over a collection too large to read whole, the model first writes the passage it expects to answer, and
-    the sentence that text matches is among those it reads, whatever the question's own words find."""
-    not_stated = json.dumps({"answer": "NOT STATED", "sentences": []})
-    options = {"read_whole_chars": 1000, "coverage_k": 2}
-    plain, model = reader_over_brief(brief_workspace, not_stated, hypothetical_query=False, **options)
-    plain.ask(OTHER_WORDS)
-    assert len(model.prompts) == 1 and not any("monitor the geopolitical" in p for p in shown_passages(model))
-    expecting, model = reader_over_brief(brief_workspace, EXPECTED, hypothetical_query=True, **options)
-    model.responses.append(not_stated)
-    expecting.ask(OTHER_WORDS)
-    asked_first = model.prompts[0]
-    assert asked_first[-1].content == OTHER_WORDS and "documentation" in asked_first[0].content
-    assert any("monitor the geopolitical" in p for p in shown_passages(model))
-
-
-def test_a_collection_read_whole_is_not_searched_again(brief_workspace):
-    not_stated = json.dumps({"answer": "NOT STATED", "sentences": []})
-    reader, model = reader_over_brief(brief_workspace, not_stated, hypothetical_query=True)
-    reader.ask(OTHER_WORDS)
-    assert len(model.prompts) == 1 and len(shown_passages(model)) == 15
-
-
 def test_a_cited_passage_that_retrieval_did_not_keep_is_quoted_from_the_document(brief_workspace):
     """Shown the whole brief, the model may cite a sentence outside the retrieved three: its quote and offsets
     are the document's own."""
@@ -214,20 +187,3 @@ def test_the_quality_model_reads_the_whole_brief_and_cites_the_sentence_that_ans
     text = BRIEF.read_text()
     assert any("lithium" in c.quote for c in answer.citations)
     assert all(text[c.start : c.end] == c.quote for c in answer.citations)
-
-
-@pytest.mark.quality
-@pytest.mark.skipif(
-    installed_path(QUALITY_MODEL) is None,
-    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
-)
-def test_the_quality_model_writes_a_passage_to_search_for_in_a_manuals_terms():
-    """The real model, asked how a user would put it, names what a manual calls the thing (pg_dump)."""
-    from assistant.model_reader import hypothetical_passage
-    from assistant.question import Question
-
-    settings = load_settings(profile="quality")
-    expected = hypothetical_passage(
-        Assistant(settings).chat_model, Question.analyse("how do i save a copy of one postgres database to a file")
-    )
-    assert "pg_dump" in expected and len(expected.split()) <= 60
