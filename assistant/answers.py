@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from pydantic import BaseModel, Field
 
 from kernel.types import Chunk
-
-
-def document_name(source: str) -> str:
-    """How an answer names the document it quotes: the file name ('us-mali-reengagement-brief.txt'), or the
-    whole source when it has no file extension (a SQuAD paragraph, 'squad/Normans/3')."""
-    name = PurePosixPath(source).name
-    return name if "." in name else source
 
 
 class Evidence(BaseModel):

@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import PurePosixPath
 
-from assistant.answers import Answer, Citation, Evidence, Timings, Turn, document_name
+from assistant.answers import Answer, Citation, Evidence, Timings, Turn
 from assistant.grounding import (
     adds_information,
     best_extract,
@@ -89,6 +90,13 @@ def validate_history(history: Sequence[Turn | dict] | None, settings: Settings) 
         if (reason := not_text(turn.content)) is not None:
             raise QuestionError(f"history turn {n} ({turn.role}) is not valid text: {reason}")
     return turns
+
+
+def document_name(source: str) -> str:
+    """How an answer names the document it quotes: the file name ('us-mali-reengagement-brief.txt'), or the
+    whole source when it has no file extension (a SQuAD paragraph, 'squad/Normans/3')."""
+    name = PurePosixPath(source).name
+    return name if "." in name else source
 
 
 class Assistant:

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from assistant.answers import Evidence, document_name
+from assistant.answers import Evidence
 from assistant.grounding import support_score
 from assistant.prompts import render
 from assistant.question import Question
@@ -60,25 +60,10 @@ def reply_schema(n: int) -> dict:
     }
 
 
-def labelled(passages: list[Evidence]) -> bool:
-    """Passages from more than one document are shown with where each comes from: a manual's sentence ("The
-    default is 100") is often unclear without its page and section. One document's are shown bare, as before."""
-    return len({e.chunk.source for e in passages}) > 1
-
-
-def passage_line(passage: Evidence, with_place: bool) -> str:
-    text = " ".join(passage.chunk.text.split())
-    if not with_place:
-        return text
-    place = " › ".join(x for x in (document_name(passage.chunk.source), " ".join(passage.chunk.section.split())) if x)
-    return f"({place}) {text}"
-
-
 def messages(question: Question, passages: list[Evidence]):
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    with_place = labelled(passages)
-    numbered = "\n".join(f"[{i}] {passage_line(e, with_place)}" for i, e in enumerate(passages, start=1))
+    numbered = "\n".join(f"[{i}] {' '.join(e.chunk.text.split())}" for i, e in enumerate(passages, start=1))
     earlier = render("read_follow_up", earlier=" / ".join(question.earlier[-2:])) + "\n" if question.follow_up else ""
     return [
         SystemMessage(render("read", n=str(len(passages)), passages=numbered)),

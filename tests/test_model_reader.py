@@ -10,11 +10,8 @@ import re
 import pytest
 
 from assistant import Assistant, load_settings
-from assistant.answers import Evidence
-from assistant.model_reader import Reading, cited_by_support, messages, parse
-from assistant.question import Question
+from assistant.model_reader import Reading, cited_by_support, parse
 from kernel.local_models import installed_path
-from kernel.types import Chunk
 from tests.conftest import MockModel
 from tests.support import BRIEF, QUESTION
 
@@ -59,31 +56,6 @@ PASSAGES = [
 )
 def test_the_passages_cited_are_those_that_say_the_short_answer(answer, cited, expected):
     assert cited_by_support(Reading(True, cited, answer), PASSAGES) == expected
-
-
-def evidence(text: str, source: str, section: str = "") -> Evidence:
-    chunk = Chunk(id=f"{source}:{len(text)}", text=text, source=source, section=section, start=0, end=len(text))
-    return Evidence(chunk=chunk, quote=text, score=0.5)
-
-
-def test_passages_from_several_documents_say_where_each_comes_from_and_one_documents_do_not():
-    """A manual's sentence ("The default is 100") is unclear without its page and section; one document's
-    passages (the brief's) are shown bare, so its prompt is the same as before."""
-    manual = [
-        evidence(
-            "The default is  100.", "corpus/postgresql/runtime-config-connection.html", "max_connections (integer)"
-        ),
-        evidence("Uses a B-tree.", "corpus/postgresql/sql-createindex.html"),
-    ]
-    system = messages(Question.analyse("how many connections by default"), manual)[0].content
-    assert "[1] (runtime-config-connection.html › max_connections (integer)) The default is 100." in system
-    assert "[2] (sql-createindex.html) Uses a B-tree." in system
-    brief = [
-        evidence("Mali holds lithium.", "seeds/brief.txt", "What's Happening?"),
-        evidence("Talks.", "seeds/brief.txt"),
-    ]
-    system = messages(Question.analyse("what metal"), brief)[0].content
-    assert "[1] Mali holds lithium.\n[2] Talks." in system
 
 
 def reader_over_brief(brief_workspace, reply: str, **settings) -> tuple[Assistant, MockModel]:
