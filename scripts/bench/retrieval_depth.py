@@ -37,8 +37,7 @@ def main() -> int:
     parser.add_argument("--data-dir", help="the index to search (default: the configured data dir)")
     parser.add_argument(
         "--profile",
-        help="the settings' profile (quality: the answer's ranking searches for the "
-        "passage the model expects too, over a collection it does not read whole)",
+        help="the settings' profile (quality: the answer's ranking is cut as the quality profile cuts it, 15 deep)",
     )
     parser.add_argument("--depth", type=int, default=100, help="how deep each ranking is read")
     parser.add_argument("--out", type=Path)
