@@ -216,3 +216,43 @@ def test_a_request_for_the_gist_is_answered_from_the_opening_sentence(assistant,
     assert answer.citations[0].start == (brief_workspace / answer.citations[0].source).read_text().index("The United")
     assert "re-engag" in answer.answer
     check_citations(answer, brief_workspace)
+
+
+def test_the_eval_asks_a_follow_up_after_the_answer_its_user_would_have_seen(assistant):
+    """A question set's history holds the earlier questions only: the eval replays them, each followed by what
+    the pipeline answered to it, reusing the answer when the set asked the same question with the same history
+    and asking it when the set did not."""
+    from workbench.evaluation import QuestionItem, SourceReader, evaluate
+
+    asked: list[tuple[str, list[dict]]] = []
+
+    class Recording:
+        def ask(self, question, history=None):
+            asked.append((question, list(history or [])))
+            return assistant.ask(question, history)
+
+        def rank(self, question, history=None, k=10):
+            return assistant.rank(question, history, k=k)
+
+    items = [
+        QuestionItem(id="a", question="what minerals does mali have", answerable=True),
+        QuestionItem(
+            id="b", question="why does the us want them", history=["what minerals does mali have"], answerable=True
+        ),
+        QuestionItem(
+            id="c", question="who announced it", history=["what did the state department announce"], answerable=True
+        ),
+    ]
+    rows, complete = evaluate({"brief": Recording()}, items, SourceReader(), None, False, 0.5)
+    assert complete and [q for q, _ in asked] == [
+        "what minerals does mali have",
+        "why does the us want them",
+        "what did the state department announce",
+        "who announced it",
+    ]
+    first = rows["brief"][0]["answer"]
+    assert asked[1][1] == [
+        {"role": "user", "content": "what minerals does mali have"},
+        {"role": "assistant", "content": first},
+    ]
+    assert asked[3][1][0]["content"] == "what did the state department announce" and asked[3][1][1]["content"]

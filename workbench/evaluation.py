@@ -327,6 +327,20 @@ class SourceReader:
         return self._cache[source]
 
 
+def replayed(pipeline: Pipeline, asked: list[str], said: dict[tuple, str]) -> list[dict]:
+    """A question set's history (the earlier questions) as the conversation a user of the chat would have had:
+    each earlier question followed by what this pipeline answered to it, asked in turn unless already asked
+    with the same history (`said`, filled as the set is evaluated), so that a follow-up is judged with the
+    answer its user saw."""
+    turns: list[dict] = []
+    for n, question in enumerate(asked):
+        key = (question, tuple(asked[:n]))
+        if key not in said:
+            said[key] = pipeline.ask(question, history=turns).answer
+        turns += [{"role": "user", "content": question}, {"role": "assistant", "content": said[key]}]
+    return turns
+
+
 def evaluate(
     pipelines: dict[str, Pipeline],
     items: list[QuestionItem],
@@ -340,12 +354,13 @@ def evaluate(
     from tqdm import tqdm
 
     rows: dict[str, list[dict]] = {name: [] for name in pipelines}
+    said: dict[str, dict[tuple, str]] = {name: {} for name in pipelines}
     bar = tqdm(total=len(items) * len(pipelines), desc="evaluating", unit="q", disable=not progress, smoothing=0.1)
     complete = True
     try:
         for item in items:
-            history = [{"role": "user", "content": h} for h in item.history]
             for name, pipeline in pipelines.items():
+                history = replayed(pipeline, item.history, said[name])
                 started = time.perf_counter()
                 answer = pipeline.ask(item.question, history=history)
                 latency = time.perf_counter() - started
@@ -353,6 +368,7 @@ def evaluate(
                     {"source": e.chunk.source, "start": e.chunk.start, "end": e.chunk.end}
                     for e in pipeline.rank(item.question, history, k=max(RETRIEVAL_KS))
                 ]
+                said[name][(item.question, tuple(item.history))] = answer.answer
                 result = answer.to_public()
                 scores = score_item(item, result, ranked, read_source, support_threshold)
                 if similarity is not None and item.answerable:
