@@ -64,7 +64,13 @@ def messages(question: Question, passages: list[Evidence]):
     from langchain_core.messages import HumanMessage, SystemMessage
 
     numbered = "\n".join(f"[{i}] {' '.join(e.chunk.text.split())}" for i, e in enumerate(passages, start=1))
-    earlier = render("read_follow_up", earlier=" / ".join(question.earlier[-2:])) + "\n" if question.follow_up else ""
+    earlier = ""
+    if question.follow_up:
+        asked = " / ".join(question.earlier[-2:])
+        if question.earlier_answer:
+            earlier = render("read_follow_up_answered", earlier=asked, answer=question.earlier_answer) + "\n"
+        else:
+            earlier = render("read_follow_up", earlier=asked) + "\n"
     return [
         SystemMessage(render("read", n=str(len(passages)), passages=numbered)),
         HumanMessage(render("read_question", earlier=earlier, question=question.text)),

@@ -11,9 +11,11 @@ from functools import cached_property
 
 from assistant.answers import Turn
 from assistant.conversation import is_follow_up, referent
+from assistant.grounding import strip_markers
 from assistant.spans import answer_type
 from kernel.text import STOPWORDS, content_words, expand_shorthand, first_wh, words
 
+EARLIER_ANSWER_CHARS = 300
 NEGATIONS = frozenset(["not", "no", "never", "none", "nor", "without", "n't", "cannot", "neither"])
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
@@ -139,6 +141,18 @@ class Question:
     def earlier(self) -> list[str]:
         """The earlier user turns, oldest first."""
         return [t.content for t in self.turns if t.role == "user"]
+
+    @cached_property
+    def earlier_answer(self) -> str:
+        """What the assistant said last, when the conversation ends with its turn: a follow-up's 'it' is often
+        what that answer named ('what is it called now' after an answer naming BankAmericard). Citation
+        markers dropped, cut to EARLIER_ANSWER_CHARS on a word boundary."""
+        if not self.turns or self.turns[-1].role != "assistant":
+            return ""
+        text = strip_markers(" ".join(self.turns[-1].content.split()))
+        if len(text) <= EARLIER_ANSWER_CHARS:
+            return text
+        return text[:EARLIER_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
 
     @cached_property
     def answer_type(self) -> str:

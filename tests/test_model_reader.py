@@ -172,6 +172,23 @@ def test_an_answer_cited_by_the_wrong_number_is_cited_where_the_brief_says_it(br
     assert all(text[c.start : c.end] == c.quote for c in answer.citations)
 
 
+def test_a_follow_up_is_read_with_the_answer_its_user_saw(brief_workspace):
+    """'Why do they want it?' is read beside the earlier question and what the assistant answered to it, so
+    that 'it' can be what that answer named; without an earlier answer, beside the earlier question only."""
+    not_stated = json.dumps({"answer": "NOT STATED", "sentences": []})
+    reader, model = reader_over_brief(brief_workspace, not_stated)
+    asked = {"role": "user", "content": "what battery metals does mali have"}
+    said = {"role": "assistant", "content": "According to the brief: lithium and uranium reserves. [1]"}
+    reader.ask("why do they want it", [asked, said])
+    prompt = model.prompts[-1][-1].content
+    assert '"what battery metals does mali have"' in prompt
+    assert '"According to the brief: lithium and uranium reserves."' in prompt and "[1]" not in prompt
+    model.responses.append(not_stated)
+    reader.ask("why do they want it", [asked])
+    prompt = model.prompts[-1][-1].content
+    assert '"what battery metals does mali have"' in prompt and "lithium" not in prompt
+
+
 @pytest.mark.quality
 @pytest.mark.skipif(
     installed_path(QUALITY_MODEL) is None,

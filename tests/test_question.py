@@ -4,7 +4,7 @@ follow-up. Pure: no model, no index."""
 import pytest
 
 from assistant.answers import Turn
-from assistant.question import Question
+from assistant.question import EARLIER_ANSWER_CHARS, Question
 from kernel.text import content_words, expand_shorthand, first_wh, words
 
 
@@ -67,6 +67,19 @@ def test_a_follow_up_stands_for_the_question_it_leans_on():
     assert "mineral" in follow_up.resolved_words and "mineral" not in follow_up.words
     standalone = Question.analyse("Which critical minerals does Mali hold reserves of?", earlier)
     assert not standalone.follow_up and standalone.queries == [standalone.text]
+
+
+def test_the_earlier_answer_is_what_the_assistant_said_last_without_its_markers():
+    said = "According to brief.txt: Bank of America launched BankAmericard in Fresno. [1] It grew. [2]"
+    earlier = [Turn(role="user", content="what did bank of america launch there"), Turn(role="assistant", content=said)]
+    follow_up = Question.analyse("what is it called now", earlier)
+    assert (
+        follow_up.earlier_answer == "According to brief.txt: Bank of America launched BankAmericard in Fresno. It grew."
+    )
+    long = Question.analyse("and then?", [earlier[0], Turn(role="assistant", content="word " * 200)])
+    assert long.earlier_answer.endswith(" …") and len(long.earlier_answer) <= EARLIER_ANSWER_CHARS + 2
+    assert Question.analyse("what is it called now", earlier[:1]).earlier_answer == ""
+    assert Question.analyse("what is it called now").earlier_answer == ""
 
 
 def test_names_numbers_and_negation_are_read_once_from_the_question():
