@@ -327,18 +327,27 @@ class SourceReader:
         return self._cache[source]
 
 
-def replayed(pipeline: Pipeline, asked: list[str], said: dict[tuple, str]) -> list[dict]:
-    """A question set's history (the earlier questions) as the conversation a user of the chat would have had:
-    each earlier question followed by what this pipeline answered to it, asked in turn unless already asked
-    with the same history (`said`, filled as the set is evaluated), so that a follow-up is judged with the
+class Replay:
+    """A question set's conversations as a user of the chat would have had them: an item's history (the earlier
+    questions) is replayed with what this pipeline answered to each, the answer it gave when the set asked the
+    same question with the same history (`record`), else asked then, so that a follow-up is judged with the
     answer its user saw."""
-    turns: list[dict] = []
-    for n, question in enumerate(asked):
-        key = (question, tuple(asked[:n]))
-        if key not in said:
-            said[key] = pipeline.ask(question, history=turns).answer
-        turns += [{"role": "user", "content": question}, {"role": "assistant", "content": said[key]}]
-    return turns
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self._said: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def record(self, question: str, asked: list[str], answer: str) -> None:
+        self._said[(question, tuple(asked))] = answer
+
+    def history(self, asked: list[str]) -> list[dict]:
+        turns: list[dict] = []
+        for n, question in enumerate(asked):
+            key = (question, tuple(asked[:n]))
+            if key not in self._said:
+                self._said[key] = self.pipeline.ask(question, history=turns).answer
+            turns += [{"role": "user", "content": question}, {"role": "assistant", "content": self._said[key]}]
+        return turns
 
 
 def evaluate(
@@ -354,13 +363,13 @@ def evaluate(
     from tqdm import tqdm
 
     rows: dict[str, list[dict]] = {name: [] for name in pipelines}
-    said: dict[str, dict[tuple, str]] = {name: {} for name in pipelines}
+    replays = {name: Replay(pipeline) for name, pipeline in pipelines.items()}
     bar = tqdm(total=len(items) * len(pipelines), desc="evaluating", unit="q", disable=not progress, smoothing=0.1)
     complete = True
     try:
         for item in items:
             for name, pipeline in pipelines.items():
-                history = replayed(pipeline, item.history, said[name])
+                history = replays[name].history(item.history)
                 started = time.perf_counter()
                 answer = pipeline.ask(item.question, history=history)
                 latency = time.perf_counter() - started
@@ -368,7 +377,7 @@ def evaluate(
                     {"source": e.chunk.source, "start": e.chunk.start, "end": e.chunk.end}
                     for e in pipeline.rank(item.question, history, k=max(RETRIEVAL_KS))
                 ]
-                said[name][(item.question, tuple(item.history))] = answer.answer
+                replays[name].record(item.question, item.history, answer.answer)
                 result = answer.to_public()
                 scores = score_item(item, result, ranked, read_source, support_threshold)
                 if similarity is not None and item.answerable:

@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant import Assistant, load_settings
-    from workbench.evaluation import load_questions, percentile, replayed
+    from workbench.evaluation import Replay, load_questions, percentile
 
     data_dir = tempfile.mkdtemp(prefix="brief-bench-")
     brief = [sys.executable, "-m", "shells.cli", "--data-dir", data_dir, "--profile", args.profile]
@@ -54,13 +54,13 @@ def main() -> None:
     elif not args.no_prefill:
         assistant.prefill_prompt_cache()
     warm, answered, refused, retrieve, generate = [], [], [], [], []
-    said: dict[tuple, str] = {}  # answers so far: a follow-up is asked after the answer, as in `brief eval`
+    replay = Replay(assistant)  # a follow-up is asked after the earlier answer, as `brief eval` asks it
     for item in load_questions(args.questions):
-        history = replayed(assistant, item.history, said)
+        history = replay.history(item.history)
         started = time.perf_counter()
         answer = assistant.ask(item.question, history=history)
         elapsed = time.perf_counter() - started
-        said[(item.question, tuple(item.history))] = answer.answer
+        replay.record(item.question, item.history, answer.answer)
         warm.append(elapsed)
         (refused if answer.refused else answered).append(elapsed)
         retrieve.append(answer.timings.retrieve_s)
