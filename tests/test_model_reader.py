@@ -204,3 +204,25 @@ def test_the_quality_model_reads_the_whole_brief_and_cites_the_sentence_that_ans
     text = BRIEF.read_text()
     assert any("lithium" in c.quote for c in answer.citations)
     assert all(text[c.start : c.end] == c.quote for c in answer.citations)
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_quality_model_answers_a_follow_up_after_the_answer_the_chat_showed(brief_workspace):
+    """The conversation as the web chat passes it, the assistant's answer included: the real model reads "them"
+    as the minerals the earlier answer named and cites why the U.S. wants them, quoted at its offsets."""
+    brief = str(brief_workspace / ".brief")
+    settings = load_settings(profile="quality", data_dir=brief, coverage_k=3, reading_check_threshold=0.0)
+    reader = Assistant(settings)
+    first = reader.ask("what minerals does mali have")
+    turns = [
+        {"role": "user", "content": "what minerals does mali have"},
+        {"role": "assistant", "content": first.answer},
+    ]
+    answer = reader.ask("why does the us want them", turns)
+    assert not answer.refused and any("minerals" in c.quote for c in answer.citations)
+    text = BRIEF.read_text()
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)
