@@ -4,7 +4,8 @@ under half of them on the held-out chat sets. A second classifier, learned from 
 training articles' chat sets (scripts/train/train_reading_check.py), weighs the answerability model's inputs
 together with what the answer looks like: whether its short answer is the kind asked for, how long it is,
 whether it only repeats the question, how well retrieval scored what it cites, and the model's own yes to
-"does this passage state this answer?" asked apart from the reading (`model_reader.confirmed`). The model
+"does this passage state this answer?" asked apart from the reading (`model_reader.confirmed`), and to "does
+this passage answer this question?" about the same passages, which does not lean on the answer's wording. The model
 often cites the wrong passage while retrieval ranked the right one first, so retrieval's top passage, when the
 answer does not cite it, is weighed too, as an answer of its own (quoted whole, confirmed as a passage, marked
 `top_passage`): the check keeps whichever of the two it puts higher. Below its threshold the answer is
@@ -35,6 +36,7 @@ ANSWER_FEATURES = (
     "cited_best_score",
     "cited",
     "model_confirms",
+    "passage_confirms",
     "top_passage",
 )
 FEATURES = (*DECISION_FEATURES, *ANSWER_FEATURES)
@@ -46,11 +48,13 @@ def features(
     cited_scores: Sequence[float],
     decided: dict[str, float],
     confirmation: float,
+    passage_confirmation: float,
     top_passage: bool = False,
 ) -> dict[str, float]:
     """The check's inputs: the answerability model's (`decided`, from the same retrieval) and the answer's
-    own: its short answer, the retrieval scores of the passages it cites, the model's `confirmation` and
-    whether it is retrieval's top passage rather than the model's answer."""
+    own: its short answer, the retrieval scores of the passages it cites, the model's `confirmation` of the
+    short answer and its `passage_confirmation` of the passages, and whether it is retrieval's top passage
+    rather than the model's answer."""
     tokens = [m.group() for m in TOKEN.finditer(short_answer)]
     answer_words = set(content_words(short_answer))
     return decided | {
@@ -60,6 +64,7 @@ def features(
         "cited_best_score": max(cited_scores, default=0.0),
         "cited": float(len(cited_scores)),
         "model_confirms": confirmation,
+        "passage_confirms": passage_confirmation,
         "top_passage": float(top_passage),
     }
 
@@ -77,8 +82,9 @@ def answer_inputs(
     training, so the check is trained on what it is given. Retrieval's top passage has no short answer of the
     model's: it is confirmed as a passage that answers the question."""
     short_answer = "" if top_passage else short_answer
-    confirmation = confirmed(chat_model, question, short_answer, list(quotes))
-    return features(question, short_answer, cited_scores, decided, confirmation, top_passage)
+    passage_confirmation = confirmed(chat_model, question, "", list(quotes))
+    confirmation = confirmed(chat_model, question, short_answer, list(quotes)) if short_answer else passage_confirmation
+    return features(question, short_answer, cited_scores, decided, confirmation, passage_confirmation, top_passage)
 
 
 @functools.cache

@@ -151,7 +151,7 @@ def test_the_reading_check_weighs_the_models_own_short_answer(brief_workspace):
     passages = shown_passages(model)
     n = next(i for i, p in enumerate(passages, start=1) if "lithium and uranium" in p)
     checked = Assistant(reader.settings.replace(reading_check_threshold=None), chat_model=model)
-    model.responses += [json.dumps({"answer": "lithium and uranium", "sentences": [n]}), "yes", "yes"]
+    model.responses += [json.dumps({"answer": "lithium and uranium", "sentences": [n]}), "yes", "yes", "yes"]
     checked.ask(question)
     confirmations = [m[-1].content for m in model.prompts if "Proposed answer:" in m[-1].content]
     assert [c.split("Proposed answer: ")[1].splitlines()[0] for c in confirmations] == ["lithium and uranium"]

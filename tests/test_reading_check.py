@@ -18,7 +18,7 @@ from assistant import Assistant, load_settings
 from assistant.answers import Turn
 from assistant.model_reader import confirmed
 from assistant.question import Question
-from assistant.reading_check import FEATURES, MODEL_FILE, features, load_check
+from assistant.reading_check import FEATURES, MODEL_FILE, answer_inputs, features, load_check
 from kernel.local_models import installed_path
 from tests.conftest import MockModel
 from tests.support import QUESTION
@@ -37,16 +37,17 @@ QUALITY_MODEL = "qwen2.5-1.5b"
     ],
 )
 def test_the_short_answer_is_judged_by_the_kind_of_answer_asked_for(question, short, fit):
-    assert features(Question.analyse(question), short, [0.5], {}, 0.5)["short_kind_fit"] == fit
+    assert features(Question.analyse(question), short, [0.5], {}, 0.5, 0.5)["short_kind_fit"] == fit
 
 
 def test_the_answers_inputs_sit_beside_the_decisions():
     decided = {"dense_max": 0.61, "follow_up": 1.0}
-    values = features(Question.analyse("who announced the deal"), "the deal", [0.42, 0.7], decided, 0.25)
+    values = features(Question.analyse("who announced the deal"), "the deal", [0.42, 0.7], decided, 0.25, 0.8)
     assert values["dense_max"] == 0.61 and values["follow_up"] == 1.0
     assert values["short_in_question"] == 1.0  # it only repeats the question
     assert (values["cited_best_score"], values["cited"], values["model_confirms"]) == (0.7, 2.0, 0.25)
-    nothing = features(Question.analyse("who announced the deal"), "", [], {}, 0.0)
+    assert values["passage_confirms"] == 0.8
+    nothing = features(Question.analyse("who announced the deal"), "", [], {}, 0.0, 0.0)
     assert (nothing["short_in_question"], nothing["cited_best_score"], nothing["cited"]) == (0.0, 0.0, 0.0)
 
 
@@ -208,6 +209,23 @@ def test_the_confirmation_is_the_chance_of_yes_against_no_in_a_prompt_of_what_is
     assert "Earlier question: what minerals does mali have" in ask.content
 
 
+@pytest.mark.parametrize(("top_passage", "asked"), [(False, 2), (True, 1)])
+def test_the_model_is_asked_about_the_passages_as_well_as_about_the_answer(top_passage, asked):
+    """A short answer is confirmed twice: the passages asked about apart from it ("does the passage answer this
+    question?", `passage_confirms`), then with it (`model_confirms`). Retrieval's top passage has no short
+    answer: one question, both inputs its reply."""
+    model = MockModel(responses=["no", "yes"])
+    question, quotes = Question.analyse("who announced it"), ["The Bureau announced it."]
+    values = answer_inputs(model, question, "the Bureau", quotes, [0.5], {}, top_passage=top_passage)
+    assert len(model.prompts) == asked
+    assert "Proposed answer" not in model.prompts[0][1].content
+    if top_passage:
+        assert values["passage_confirms"] == values["model_confirms"] == 0.0
+    else:
+        assert "Proposed answer: the Bureau" in model.prompts[1][1].content
+        assert (values["passage_confirms"], values["model_confirms"]) == (0.0, 1.0)
+
+
 @pytest.mark.parametrize(("reply", "chance"), [("Yes.", 1.0), ("no", 0.0), ("", 0.0)])
 def test_without_probabilities_the_reply_text_confirms_or_not(reply, chance):
     """A backend that reports no log-probabilities: the reply's first word decides, an empty reply does not."""
@@ -234,5 +252,26 @@ def test_the_real_model_confirms_a_right_answer_more_than_an_answer_to_an_unaske
     model = make_chat_model(load_settings(profile="quality").model)
     right = confirmed(model, Question.analyse("what minerals does mali have"), "lithium and uranium", [minerals])
     wrong = confirmed(model, Question.analyse("what is the capital of mali"), "United States", [first])
+    assert 0 < wrong < right < 1
+    assert right - wrong > 0.1
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_real_model_says_the_passage_that_answers_answers_more_than_one_that_does_not():
+    """Asked with no answer proposed, the 1.5B model gives the sentence that names the minerals a higher chance
+    of answering "what minerals does mali have" than the brief's first sentence."""
+    from assistant.llm import make_chat_model
+    from tests.support import BRIEF
+
+    sentences = BRIEF.read_text(encoding="utf-8").split(". ")
+    minerals = next(s for s in sentences if "lithium and uranium" in s)
+    first = next(s for s in sentences if "military-led government" in s)
+    model = make_chat_model(load_settings(profile="quality").model)
+    question = Question.analyse("what minerals does mali have")
+    right, wrong = confirmed(model, question, "", [minerals]), confirmed(model, question, "", [first])
     assert 0 < wrong < right < 1
     assert right - wrong > 0.1

@@ -6,7 +6,7 @@ Data: the quality profile's answers to the chat sets of the training articles (b
 quality --out RUNS` leaves them: each article indexed alone under RUNS/ARTICLE/data and its `brief eval` report
 under RUNS/ARTICLE/quality. The held-out articles' sets are never read here. For every question the model
 answered, the same retrieval and answerability inputs are computed again over that index, beside the answer's
-own (its short answer, the scores of what it cites, and the model's confirmation of it, asked again here), and
+own (its short answer, the scores of what it cites, and the model's confirmations of it, asked again here), and
 labelled by the eval: answered right (1) or not answerable (0); an answerable question answered wrong is wrong
 whether the answer is shown or not, so it is left out. Retrieval's top passage, when the model's answer does not
 cite it (or the model said NOT STATED), is the other answer the check weighs: it is quoted as the assistant
