@@ -25,7 +25,7 @@ from assistant.pipeline import Final, StreamEvent, Token
 from assistant.prompts import render, template
 from assistant.question import Question
 from assistant.reader import confident_short_answer, short_answer
-from assistant.reading_check import answer_inputs, load_check
+from assistant.reading_check import PASSAGES_ASKED, answer_inputs, best_confirmed, load_check
 from assistant.refusal import Decision, RefusalDecision
 from kernel.settings import Settings, load_settings
 
@@ -273,7 +273,8 @@ class Assistant:
         the prompt cache reads it once), and either cites those that answer, with a short answer, or says they
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
         only when the passage it cites first supports it, else the cited passages are quoted whole. The reading
-        check keeps that answer or retrieval's top passage, whichever it judges likelier right; when neither is
+        check keeps that answer or the passage of retrieval's first few the model most confirms, whichever it
+        judges likelier right; when neither is
         likely enough, the answer is withheld and the closest passages are shown. The model's answer carries
         its short answer (`Answer.short_answer`, what the check weighs) when the passage it cites first
         supports it."""
@@ -310,40 +311,60 @@ class Assistant:
         answer.timings = timings
         return answer
 
-    def top_passage_answer(self, asked: Question, decision: Decision, cited: set[tuple[str, int]]) -> Answer | None:
-        """Retrieval's top passage quoted whole, as the other answer the reading check weighs; None when the
-        model's answer already cites it (`cited`: source and start of what it cites) or nothing was found."""
-        if not decision.ranked or (decision.ranked[0].chunk.source, decision.ranked[0].chunk.start) in cited:
+    def top_passage_answer(
+        self, asked: Question, decision: Decision, cited: set[tuple[str, int]]
+    ) -> tuple[Answer, float] | None:
+        """Of retrieval's first `PASSAGES_ASKED` passages that the model's answer does not cite (`cited`: source
+        and start of what it cites), the one the model most says answers the question, quoted whole, as the
+        other answer the reading check weighs, with that chance; None when there is none."""
+        options = [
+            self.compose(asked, "", [e])
+            for e in decision.ranked[:PASSAGES_ASKED]
+            if (e.chunk.source, e.chunk.start) not in cited
+        ]
+        if not options:
             return None
-        return self.compose(asked, "", decision.ranked[:1])
+        best, chance = best_confirmed(self.chat_model, asked, [[c.quote for c in a.citations] for a in options])
+        return options[best], chance
 
     def _checked(self, asked: Question, answer: Answer | None, decision: Decision) -> Answer | None:
-        """The answer the reading check (assistant/reading_check.py) keeps: of the model's answer and
-        retrieval's top passage (when the answer does not cite it), the one it judges likelier right, unless
-        that chance is below its threshold (None: withheld). Without the decision's inputs, or at threshold 0,
-        the model's answer stands unchecked and the model is not asked to confirm."""
+        """The answer the reading check (assistant/reading_check.py) keeps: of the model's answer and the
+        passage the model most confirms of retrieval's first few (`top_passage_answer`), the one it judges
+        likelier right, unless that chance is below its threshold (None: withheld). Without the decision's
+        inputs, or at threshold 0, the model's answer stands unchecked and the model is not asked to confirm."""
         configured = self.settings.grounding.reading_check_threshold
         if not decision.features or configured == 0:
             return answer
         check = load_check()
         threshold = check.threshold if configured is None else configured
         cited = {(c.source, c.start) for c in answer.citations} if answer is not None else set()
-        choices = [(answer, False), (self.top_passage_answer(asked, decision, cited), True)]
-        chances = [
-            (check.probability(self.check_inputs(asked, choice, decision, top_passage)), choice)
-            for choice, top_passage in choices
-            if choice is not None
-        ]
+        chances = []
+        if answer is not None:
+            chances.append((check.probability(self.check_inputs(asked, answer, decision)), answer))
+        if top := self.top_passage_answer(asked, decision, cited):
+            passage, confirmation = top
+            chances.append((check.probability(self.check_inputs(asked, passage, decision, confirmation)), passage))
         chance, best = max(chances, key=lambda c: c[0], default=(0.0, None))
         return best if best is not None and chance >= threshold else None
 
-    def check_inputs(self, asked: Question, answer: Answer, decision: Decision, top_passage: bool) -> dict:
+    def check_inputs(
+        self, asked: Question, answer: Answer, decision: Decision, passage_confirmation: float | None = None
+    ) -> dict:
         """The reading check's inputs for `answer` (the model asked to confirm it), when answering and when
         training the check from a report's answer: its short answer is the model's own when the passage it
-        cites first supports it, else the learned reader's span of that passage."""
+        cites first supports it, else the learned reader's span of that passage. A passage of retrieval's
+        comes with the model's `passage_confirmation` (`top_passage_answer`)."""
         quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
+        top_passage = passage_confirmation is not None
         return answer_inputs(
-            self.chat_model, asked, answer.short_answer, quotes, scores, decision.features, top_passage
+            self.chat_model,
+            asked,
+            answer.short_answer,
+            quotes,
+            scores,
+            decision.features,
+            top_passage,
+            passage_confirmation,
         )
 
     def _whole_limit(self) -> int:

@@ -6,9 +6,10 @@ together with what the answer looks like: whether its short answer is the kind a
 whether it only repeats the question, how well retrieval scored what it cites, and the model's own yes to
 "does this passage state this answer?" asked apart from the reading (`model_reader.confirmed`), and to "does
 this passage answer this question?" about the same passages, which does not lean on the answer's wording. The model
-often cites the wrong passage while retrieval ranked the right one first, so retrieval's top passage, when the
-answer does not cite it, is weighed too, as an answer of its own (quoted whole, confirmed as a passage, marked
-`top_passage`): the check keeps whichever of the two it puts higher. Below its threshold the answer is
+often cites the wrong passage while retrieval ranked the right one among its first few, so of those the
+answer does not cite, the one the model most says answers the question is weighed too, as an answer of its
+own (quoted whole, confirmed as a passage, marked `top_passage`): the check keeps whichever of the two it puts
+higher. Below its threshold the answer is
 withheld and the closest passages are shown instead.
 
 It learns "answered right" against "not answerable": for an answerable question answered wrong, withholding
@@ -40,6 +41,10 @@ ANSWER_FEATURES = (
     "top_passage",
 )
 FEATURES = (*DECISION_FEATURES, *ANSWER_FEATURES)
+# Retrieval's first passages the model is asked about, when its answer cites none of them: the one it most
+# says answers the question is the other answer the check weighs. Retrieval's rank 1 is often not the passage
+# that answers a question in users' words; the model's yes ranks them better (docs/measurements.md).
+PASSAGES_ASKED = 3
 
 
 def features(
@@ -77,14 +82,25 @@ def answer_inputs(
     cited_scores: Sequence[float],
     decided: dict[str, float],
     top_passage: bool = False,
+    passage_confirmation: float | None = None,
 ) -> dict[str, float]:
     """The check's inputs for one answer, the model asked to confirm it: one function when answering and when
     training, so the check is trained on what it is given. Retrieval's top passage has no short answer of the
-    model's: it is confirmed as a passage that answers the question."""
+    model's: it is confirmed as a passage that answers the question (`passage_confirmation`, when already
+    asked by `best_confirmed`)."""
     short_answer = "" if top_passage else short_answer
-    passage_confirmation = confirmed(chat_model, question, "", list(quotes))
+    if passage_confirmation is None:
+        passage_confirmation = confirmed(chat_model, question, "", list(quotes))
     confirmation = confirmed(chat_model, question, short_answer, list(quotes)) if short_answer else passage_confirmation
     return features(question, short_answer, cited_scores, decided, confirmation, passage_confirmation, top_passage)
+
+
+def best_confirmed(chat_model, question: Question, passages: Sequence[Sequence[str]]) -> tuple[int, float]:
+    """Which of `passages` (each the quotes of one) the model most says answers the question, and that
+    chance; the first of them on a tie."""
+    chances = [confirmed(chat_model, question, "", list(quotes)) for quotes in passages]
+    best = max(range(len(chances)), key=lambda i: (chances[i], -i))
+    return best, chances[best]
 
 
 @functools.cache

@@ -186,10 +186,10 @@ class GroundingSettings(BaseModel):
         ge=0,
         le=1,
         description="With model_reads, the reading check (assistant/reading_check.py) keeps the model's answer or "
-        "retrieval's top passage, whichever it judges likelier right, and withholds it (showing the closest passages) "
-        "when that probability is below this; unset: the threshold chosen with the check (its training articles and "
-        "brief-users dev); 0 keeps the model's answer unchecked: the model is not asked to confirm it and the top "
-        "passage is not weighed.",
+        "the passage of retrieval's first three it does not cite that the model most says answers the question, "
+        "whichever it judges likelier right, and withholds it (showing the closest passages) when that probability "
+        "is below this; unset: the threshold chosen with the check (its training articles and brief-users dev); 0 "
+        "keeps the model's answer unchecked: the model is not asked to confirm it and no passage is weighed.",
     )
     read_whole_chars: int = Field(
         6000,

@@ -18,7 +18,7 @@ from assistant import Assistant, load_settings
 from assistant.answers import Turn
 from assistant.model_reader import confirmed
 from assistant.question import Question
-from assistant.reading_check import FEATURES, MODEL_FILE, answer_inputs, features, load_check
+from assistant.reading_check import FEATURES, MODEL_FILE, PASSAGES_ASKED, answer_inputs, features, load_check
 from kernel.local_models import installed_path
 from tests.conftest import MockModel
 from tests.support import QUESTION
@@ -128,6 +128,31 @@ def test_the_check_keeps_the_likelier_of_the_models_answer_and_retrievals_top_pa
         assert not given.refused and quoted == [" ".join(top.split())] and top.split()[0] in given.answer
     else:
         assert not given.refused and quoted == [passages[0]]
+
+
+@pytest.mark.parametrize("reading", ["not stated", "cites the top"])
+def test_of_retrievals_first_passages_the_one_the_model_confirms_is_weighed(brief_workspace, monkeypatch, reading):
+    """Retrieval's first `PASSAGES_ASKED` passages are each asked about once ("does the passage answer this
+    question?"), those the model's answer cites as part of its confirmation; of the others, the one the model
+    says yes to is the other answer weighed."""
+    monkeypatch.setattr("assistant.assistant.load_check", lambda: JudgesBySource(0.0, 0.9))
+    question = "what battery metal is mentioned"
+    model = MockModel(responses=[json.dumps({"answer": "NOT STATED", "sentences": []})])
+    reader = Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), model_reads=True), chat_model=model)
+    reader.ask(question)  # to learn the numbering: the reading is the first prompt
+    passages = re.findall(r"^\[\d+\] (.*)$", model.prompts[0][0].content, re.MULTILINE)
+    ranked = [" ".join(e.quote.split()) for e in reader.decide(reader.analyse(question)).ranked[:PASSAGES_ASKED]]
+    assert "lithium and uranium" in ranked[0] and len(ranked) == 3
+    if reading == "not stated":
+        model.responses = [json.dumps({"answer": "NOT STATED", "sentences": []}), "no", "yes", "no"]
+    else:  # the answer's two confirmations, then the other two passages
+        cites = {"answer": "lithium and uranium", "sentences": [passages.index(ranked[0]) + 1]}
+        model.responses = [json.dumps(cites), "no", "no", "yes", "no"]
+    model.prompts.clear()
+    given = reader.ask(question)
+    asked = [p[1].content for p in model.prompts[1:] if "Proposed answer" not in p[1].content]
+    assert sorted(asked) == sorted(next(a for a in asked if r in " ".join(a.split())) for r in ranked)
+    assert not given.refused and [" ".join(c.quote.split()) for c in given.citations] == [ranked[1]]
 
 
 def load_trainer():
@@ -275,3 +300,21 @@ def test_the_real_model_says_the_passage_that_answers_answers_more_than_one_that
     right, wrong = confirmed(model, question, "", [minerals]), confirmed(model, question, "", [first])
     assert 0 < wrong < right < 1
     assert right - wrong > 0.1
+
+
+@pytest.mark.quality
+@pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
+def test_the_real_model_picks_the_passage_that_answers_below_retrievals_first(brief_workspace):
+    """ "who does mali side with on security": retrieval ranks the sentence on Mali's sovereignty first and the
+    one on its security partnerships with Russia second; the 1.5B model says the second answers it (0.83
+    when written), so that is the passage the check weighs."""
+    reader = Assistant(load_settings(data_dir=str(brief_workspace / ".brief"), profile="quality"))
+    asked = reader.analyse("who does mali side with on security")
+    decision = reader.decide(asked)
+    first_two = [e.chunk.text for e in decision.ranked[:2]]
+    assert "Russia" not in first_two[0] and "security partnerships towards Russia" in first_two[1]
+    passage, chance = reader.top_passage_answer(asked, decision, set())
+    assert "security partnerships towards Russia" in passage.citations[0].quote and 0.5 < chance < 1

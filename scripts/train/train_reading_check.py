@@ -8,9 +8,10 @@ under RUNS/ARTICLE/quality. The held-out articles' sets are never read here. For
 answered, the same retrieval and answerability inputs are computed again over that index, beside the answer's
 own (its short answer, the scores of what it cites, and the model's confirmations of it, asked again here), and
 labelled by the eval: answered right (1) or not answerable (0); an answerable question answered wrong is wrong
-whether the answer is shown or not, so it is left out. Retrieval's top passage, when the model's answer does not
-cite it (or the model said NOT STATED), is the other answer the check weighs: it is quoted as the assistant
-quotes it, scored by the eval the same way and learnt from beside the model's answers.
+whether the answer is shown or not, so it is left out. Of retrieval's first passages (`PASSAGES_ASKED`) that
+the model's answer does not cite (all of them when the model said NOT STATED), the one the model most says
+answers the question is the other answer the check weighs: it is quoted as the assistant quotes it, scored by
+the eval the same way and learnt from beside the model's answers.
 
 A logistic regression learns the two apart. Of a question's two answers the check keeps the likelier; its
 threshold, the probability below which that answer is withheld, is chosen by the product's objective, questions
@@ -61,9 +62,9 @@ def model():
 def checked_rows(assistant, items: list[dict], questions: dict[str, object]) -> list[dict]:
     """Report items (`brief eval` rows) as the check sees them: per question, the answers it chooses between,
     each with its label (answered right) and, when the check weighs it, its inputs, computed again over the
-    index the questions were asked of: the model's answer, when it gave one, and retrieval's top passage, when
-    that answer does not cite it, quoted as the assistant quotes it and scored by the eval (`questions`: the
-    items by id)."""
+    index the questions were asked of: the model's answer, when it gave one, and the passage of retrieval's first
+    few that the model most confirms, of those that answer does not cite, quoted as the assistant quotes it
+    and scored by the eval (`questions`: the items by id)."""
     from assistant.answers import Answer
     from workbench.evaluation import SourceReader, score_item
 
@@ -80,13 +81,14 @@ def checked_rows(assistant, items: list[dict], questions: dict[str, object]) -> 
                 given = Answer.model_validate(
                     {k: item[k] for k in ("answer", "refused", "short_answer", "mode", "citations")}
                 )
-                answer["features"] = assistant.check_inputs(asked, given, decision, top_passage=False)
+                answer["features"] = assistant.check_inputs(asked, given, decision)
             row["choices"].append(answer)
         cited = {(c["source"], c["start"]) for c in item["citations"]} if not item["refused"] else set()
         top = assistant.top_passage_answer(asked, decision, cited) if decision.features else None
         if top is not None:
-            scored = score_item(questions[item["id"]], top.to_public(), [], read_source, support)
-            inputs = assistant.check_inputs(asked, top, decision, top_passage=True)
+            passage, confirmation = top
+            scored = score_item(questions[item["id"]], passage.to_public(), [], read_source, support)
+            inputs = assistant.check_inputs(asked, passage, decision, confirmation)
             row["choices"].append(
                 {"right": bool(item["answerable"] and scored["correct"]), "features": inputs, "top": True}
             )
@@ -229,10 +231,10 @@ def main(argv=None) -> int:
         "rows": {"answered_right": int(y.sum()), "answered_not_answerable": int(len(y) - y.sum())},
         "top_passages_weighed": sum(c["top"] for c in choices),
         "model": "logistic regression (C=0.3), standardised inputs",
-        "rule": "of the model's answer and retrieval's top passage (when the answer does not cite it), the one "
-        "with the higher probability is kept; the threshold is the probability below which withholding it handles "
-        "the most questions right: the training articles' (out of fold, by article) and the brief's users' dev "
-        "split's, pooled",
+        "rule": "of the model's answer and the passage of retrieval's first few it does not cite that the model "
+        "most confirms, the one with the higher probability is kept; the threshold is the probability below which "
+        "withholding it handles the most questions right: the training articles' (out of fold, by article) and "
+        "the brief's users' dev split's, pooled",
         "folds": f"{FOLDS}, grouped by article",
         "dev": f"{DEV_QUESTIONS.name} (split dev, {len(dev)} questions)",
         "without_check": {
