@@ -274,10 +274,9 @@ class Assistant:
         do not. What it cites is quoted from the documents; its short answer is kept (with `short_answers`)
         only when the passage it cites first supports it, else the cited passages are quoted whole. The reading
         check keeps that answer or the passage of retrieval's first few the model most confirms, whichever it
-        judges likelier right; when neither is
-        likely enough, the answer is withheld and the closest passages are shown. The model's answer carries
-        its short answer (`Answer.short_answer`, what the check weighs) when the passage it cites first
-        supports it."""
+        judges likelier right; when neither is likely enough, the answer is withheld and the closest passages
+        are shown. The model's answer carries its short answer (`Answer.short_answer`, what the check weighs)
+        when the passage it cites first supports it."""
         candidates = self.retriever.retrieve(asked.queries, k=self.settings.retrieval.coverage_k)
         if overview := self._overview(asked, candidates):
             answer = self.compose(asked, "", overview.evidence)
@@ -311,7 +310,7 @@ class Assistant:
         answer.timings = timings
         return answer
 
-    def top_passage_answer(
+    def confirmed_passage_answer(
         self, asked: Question, decision: Decision, cited: set[tuple[str, int]]
     ) -> tuple[Answer, float] | None:
         """Of retrieval's first `PASSAGES_ASKED` passages that the model's answer does not cite (`cited`: source
@@ -329,7 +328,7 @@ class Assistant:
 
     def _checked(self, asked: Question, answer: Answer | None, decision: Decision) -> Answer | None:
         """The answer the reading check (assistant/reading_check.py) keeps: of the model's answer and the
-        passage the model most confirms of retrieval's first few (`top_passage_answer`), the one it judges
+        passage the model most confirms of retrieval's first few (`confirmed_passage_answer`), the one it judges
         likelier right, unless that chance is below its threshold (None: withheld). Without the decision's
         inputs, or at threshold 0, the model's answer stands unchecked and the model is not asked to confirm."""
         configured = self.settings.grounding.reading_check_threshold
@@ -341,8 +340,8 @@ class Assistant:
         chances = []
         if answer is not None:
             chances.append((check.probability(self.check_inputs(asked, answer, decision)), answer))
-        if top := self.top_passage_answer(asked, decision, cited):
-            passage, confirmation = top
+        if confirmed_passage := self.confirmed_passage_answer(asked, decision, cited):
+            passage, confirmation = confirmed_passage
             chances.append((check.probability(self.check_inputs(asked, passage, decision, confirmation)), passage))
         chance, best = max(chances, key=lambda c: c[0], default=(0.0, None))
         return best if best is not None and chance >= threshold else None
@@ -353,7 +352,7 @@ class Assistant:
         """The reading check's inputs for `answer` (the model asked to confirm it), when answering and when
         training the check from a report's answer: its short answer is the model's own when the passage it
         cites first supports it, else the learned reader's span of that passage. A passage of retrieval's
-        comes with the model's `passage_confirmation` (`top_passage_answer`)."""
+        comes with the model's `passage_confirmation` (`confirmed_passage_answer`)."""
         quotes, scores = [c.quote for c in answer.citations], [c.score for c in answer.citations]
         top_passage = passage_confirmation is not None
         return answer_inputs(

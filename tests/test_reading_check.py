@@ -316,5 +316,5 @@ def test_the_real_model_picks_the_passage_that_answers_below_retrievals_first(br
     decision = reader.decide(asked)
     first_two = [e.chunk.text for e in decision.ranked[:2]]
     assert "Russia" not in first_two[0] and "security partnerships towards Russia" in first_two[1]
-    passage, chance = reader.top_passage_answer(asked, decision, set())
+    passage, chance = reader.confirmed_passage_answer(asked, decision, set())
     assert "security partnerships towards Russia" in passage.citations[0].quote and 0.5 < chance < 1

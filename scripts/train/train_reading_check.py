@@ -84,7 +84,7 @@ def checked_rows(assistant, items: list[dict], questions: dict[str, object]) -> 
                 answer["features"] = assistant.check_inputs(asked, given, decision)
             row["choices"].append(answer)
         cited = {(c["source"], c["start"]) for c in item["citations"]} if not item["refused"] else set()
-        top = assistant.top_passage_answer(asked, decision, cited) if decision.features else None
+        top = assistant.confirmed_passage_answer(asked, decision, cited) if decision.features else None
         if top is not None:
             passage, confirmation = top
             scored = score_item(questions[item["id"]], passage.to_public(), [], read_source, support)
