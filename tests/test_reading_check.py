@@ -24,6 +24,10 @@ from tests.conftest import MockModel
 from tests.support import QUESTION
 
 QUALITY_MODEL = "qwen2.5-1.5b"
+needs_quality_model = pytest.mark.skipif(
+    installed_path(QUALITY_MODEL) is None,
+    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
+)
 
 
 @pytest.mark.parametrize(
@@ -197,10 +201,7 @@ def test_training_without_runs_or_on_a_held_out_article_is_a_clear_error(tmp_pat
 
 
 @pytest.mark.quality
-@pytest.mark.skipif(
-    installed_path(QUALITY_MODEL) is None,
-    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
-)
+@needs_quality_model
 def test_the_real_model_and_check_keep_a_right_answer_about_the_brief(brief_workspace):
     """The real parts (embedder, Chroma, the 1.5B model, the shipped check at its threshold): the brief's own
     question is answered, citing the sentence that names the minerals, not withheld."""
@@ -260,10 +261,7 @@ def test_without_probabilities_the_reply_text_confirms_or_not(reply, chance):
 
 
 @pytest.mark.quality
-@pytest.mark.skipif(
-    installed_path(QUALITY_MODEL) is None,
-    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
-)
+@needs_quality_model
 def test_the_real_model_confirms_a_right_answer_more_than_an_answer_to_an_unasked_question():
     """The 1.5B model in llama.cpp reports its probabilities: the sentence that names the minerals confirms
     them as the answer to "what minerals" more than the brief's first sentence confirms "United States" as
@@ -282,10 +280,7 @@ def test_the_real_model_confirms_a_right_answer_more_than_an_answer_to_an_unaske
 
 
 @pytest.mark.quality
-@pytest.mark.skipif(
-    installed_path(QUALITY_MODEL) is None,
-    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
-)
+@needs_quality_model
 def test_the_real_model_says_the_passage_that_answers_answers_more_than_one_that_does_not():
     """Asked with no answer proposed, the 1.5B model gives the sentence that names the minerals a higher chance
     of answering "what minerals does mali have" than the brief's first sentence."""
@@ -303,10 +298,7 @@ def test_the_real_model_says_the_passage_that_answers_answers_more_than_one_that
 
 
 @pytest.mark.quality
-@pytest.mark.skipif(
-    installed_path(QUALITY_MODEL) is None,
-    reason=f"the {QUALITY_MODEL} model is not installed (scripts/setup --model {QUALITY_MODEL})",
-)
+@needs_quality_model
 def test_the_real_model_picks_the_passage_that_answers_below_retrievals_first(brief_workspace):
     """ "who does mali side with on security": retrieval ranks the sentence on Mali's sovereignty first and the
     one on its security partnerships with Russia second; the 1.5B model says the second answers it (0.83
